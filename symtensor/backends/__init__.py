@@ -1,0 +1,1 @@
+"""Executors for compiled function graphs: python (numpy reference); C and CUDA later."""

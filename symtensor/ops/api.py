@@ -1,0 +1,57 @@
+"""The tensor-level function namespace: every op family's public functions in one place.
+
+Tensor methods (``x.sum()``), derivative rules and the public faces all look names up
+here, so each operation is defined once, in its family module.
+"""
+from __future__ import annotations
+
+from .basic import (CONSTRUCTORS, TensorConstant, TensorVariable, as_tensor_variable, constant,
+                    tensor)
+from .elemwise import (ELEMWISE_FUNCTIONS, DimShuffle, Elemwise, cast, dimshuffle, shape_padaxis,
+                       shape_padleft, shape_padright, sum_to_broadcastable, transpose)
+from .reduce import (all, any, argmax, argmin, max, max_and_argmax, mean, min, norm, prod, std, sum,
+                     var)
+from .shape import (addbroadcast, flatten, patternbroadcast, reshape, shape, specify_broadcastable_like,
+                    specify_shape, squeeze, unbroadcast)
+from .alloc import (alloc, arange, eye, fill, identity_like, ones, ones_like, second, tensor_copy,
+                    zeros, zeros_like)
+try:  # TEMPORARY while families are being written
+    from .join import concatenate, join, repeat, split, stack, tile
+except ImportError:
+    pass
+try:
+    from .subtensor import getitem, inc_subtensor, set_subtensor, take
+except ImportError:
+    pass
+try:
+    from .blas import batched_dot, batched_tensordot, dot, outer, tensordot
+except ImportError:
+    pass
+from .misc import zero_grad, disconnected_grad, grad_clip
+
+globals().update(ELEMWISE_FUNCTIONS)
+globals().update(CONSTRUCTORS)
+
+# Theano's spellings of a few elementwise functions
+abs_ = ELEMWISE_FUNCTIONS["abs"]
+where = switch = ELEMWISE_FUNCTIONS["switch"]
+round_half_to_even = ELEMWISE_FUNCTIONS["round_half_to_even"]
+round_half_away_from_zero = ELEMWISE_FUNCTIONS["round_half_away_from_zero"]
+iround = ELEMWISE_FUNCTIONS["iround"]
+true_div = ELEMWISE_FUNCTIONS["true_div"]
+int_div = floor_div = ELEMWISE_FUNCTIONS["int_div"]
+pow = ELEMWISE_FUNCTIONS["pow"]
+add = ELEMWISE_FUNCTIONS["add"]
+mul = ELEMWISE_FUNCTIONS["mul"]
+bitwise_and, bitwise_or, bitwise_xor = and_, or_, xor = (
+    ELEMWISE_FUNCTIONS["and_"], ELEMWISE_FUNCTIONS["or_"], ELEMWISE_FUNCTIONS["xor"])
+invert = bitwise_not = ELEMWISE_FUNCTIONS["invert"]
+
+
+def round(x, mode: str = "half_to_even"):
+    """Round to the nearest integer value: mode 'half_to_even' (numpy) or 'half_away_from_zero'."""
+    if mode == "half_to_even":
+        return round_half_to_even(x)
+    if mode == "half_away_from_zero":
+        return round_half_away_from_zero(x)
+    raise ValueError(f"round: mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")

@@ -1,0 +1,1 @@
+"""Theano's ``tensor.signal`` namespace: a public face (pooling arrives with the nnet ops)."""
