@@ -14,7 +14,7 @@ from .grad import (DisconnectedInputError, GradientError, Lop, NullTypeGradError
                    disconnected_grad, grad, grad_clip, verify_grad, zero_grad)
 from .compile import (Function, In, Mode, Out, SharedVariable, TensorSharedVariable,  # noqa: F401
                       UnusedInputError, function, get_mode, shared)
-from .printing import debugprint, dprint, pp  # noqa: F401
+from .printing import debugprint, dprint, pp, pydotprint  # noqa: F401
 from . import gradient, printing, scalar, tensor  # noqa: F401
 
 __version__ = "0.1.0"

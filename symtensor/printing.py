@@ -1,4 +1,4 @@
 """Theano's ``printing`` module: a public face over the graph printers."""
-from .graph.printing import debugprint, pp  # noqa: F401
+from .graph.printing import debugprint, pp, pydotprint  # noqa: F401
 
 dprint = debugprint

@@ -14,6 +14,7 @@ from ..graph.basic import Variable, ancestors, toposort
 from ..graph.null import DisconnectedType, NullType, disconnected_type, is_disconnected, is_null
 from ..graph.type import TensorType
 from ..ops import api as A
+from . import rules
 
 
 class DisconnectedInputError(ValueError):
@@ -150,7 +151,7 @@ def _backprop(seeds: list, wrt: list, blockers: set) -> dict:
         needed = [i in depends and i not in blockers and any(pattern[k]) for k, i in enumerate(node.inputs)]
         if not any(needed):
             continue
-        in_grads = node.op.L_op(list(node.inputs), list(node.outputs), out_grads)
+        in_grads = rules.l_op(node.op, list(node.inputs), list(node.outputs), out_grads)
         if len(in_grads) != len(node.inputs):
             raise ValueError(f"{node.op}.L_op returned {len(in_grads)} gradients for {len(node.inputs)} inputs")
         for k, (inp, g) in enumerate(zip(node.inputs, in_grads)):
@@ -207,7 +208,7 @@ def Rop(f: Any, wrt: Any, eval_points: Any) -> Any:
         evs = [tangents.get(i) for i in node.inputs]
         if all(e is None for e in evs):
             continue
-        out_tangents = node.op.R_op(list(node.inputs), evs)
+        out_tangents = rules.r_op(node.op, list(node.inputs), evs)
         for o, t in zip(node.outputs, out_tangents):
             if t is not None:
                 tangents[o] = A.as_tensor_variable(t)

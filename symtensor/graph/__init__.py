@@ -6,6 +6,6 @@ from .fg import OUTPUT, FunctionGraph, InconsistencyError, MissingInputError, it
 from .interpreter import Interpreter, annotate_error
 from .null import (DisconnectedType, NullType, disconnected_type, grad_not_implemented, grad_undefined,
                    is_disconnected, is_null)
-from .printing import debugprint, pp
+from .printing import debugprint, pp, pydotprint
 from .type import (ALL_DTYPES, COMPLEX_DTYPES, DISCRETE_DTYPES, FLOAT_DTYPES, INT_DTYPES, TensorType, Type,
                    upcast)

@@ -6,9 +6,10 @@ so identical subgraphs can be merged and compiled code can be cached by content.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -39,6 +40,33 @@ def user_source_line() -> tuple | None:
             return (filename, frame.f_lineno, frame.f_code.co_name, text)
         frame = frame.f_back
     return None
+
+
+def with_user_line(err: Exception, what: str) -> Exception:
+    """``err`` re-created with the user's source line appended (once), same class."""
+    if getattr(err, "_symtensor_traced", False):
+        return err
+    trace = user_source_line()
+    if not trace:
+        return err
+    try:
+        new = type(err)(f"{err}\n  {what} at {format_trace(trace)}")
+    except Exception:  # exception classes with unusual constructors keep their message
+        return err
+    new._symtensor_traced = True
+    return new.with_traceback(err.__traceback__)
+
+
+def traced(fn: Callable) -> Callable:
+    """Wrap a graph-building function so that its TypeError/ValueError names the user's line."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise with_user_line(err, f"while building {fn.__name__}") from None
+    wrapper.__wrapped__ = fn
+    return wrapper
 
 
 def format_trace(trace: tuple | None) -> str:
@@ -252,12 +280,7 @@ class Op:
         try:
             node = self.make_node(*inputs, **kwargs)
         except (TypeError, ValueError) as err:
-            trace = user_source_line()
-            if trace and not getattr(err, "_symtensor_traced", False):
-                new = type(err)(f"{err}\n  while building {self} at {format_trace(trace)}")
-                new._symtensor_traced = True
-                raise new.with_traceback(err.__traceback__) from None
-            raise
+            raise with_user_line(err, f"while building {self}") from None
         if not hasattr(node.tag, "trace"):
             node.tag.trace = user_source_line()
         if self.default_output is not None:

@@ -124,3 +124,51 @@ def _pp(v: Variable, memo: dict) -> str:
 
 def count_nodes(outputs) -> int:
     return len(toposort(outputs))
+
+
+def pydotprint(obj: Any, outfile: str | None = None, format: str = "png", **_ignored: Any) -> str:
+    """Draw the graph with Graphviz: writes ``outfile`` (default ``symtensor.<format>``) and
+    returns its path. ``format='dot'`` writes the Graphviz source and needs no Graphviz."""
+    import shutil
+    import subprocess
+    outputs, _, _ = _outputs_of(obj)
+    lines = ["digraph symtensor {", "  rankdir=TB;"]
+    names: dict = {}
+
+    def node_id(key: Any) -> str:
+        if key not in names:
+            names[key] = f"n{len(names)}"
+        return names[key]
+
+    for node in toposort(outputs):
+        nid = node_id(node)
+        lines.append(f'  {nid} [shape=box, label="{_escape(str(node.op))}"];')
+        for i, inp in enumerate(node.inputs):
+            if inp.owner is None:
+                vid = node_id(inp)
+                lines.append(f'  {vid} [shape=ellipse, label="{_escape(_label(inp))}"];')
+                lines.append(f"  {vid} -> {nid};")
+            else:
+                lines.append(f'  {node_id(inp.owner)} -> {nid} [label="{_escape(str(inp.type))}"];')
+    for k, out in enumerate(outputs):
+        lines.append(f'  out{k} [shape=plaintext, label="output {k}"];')
+        src = node_id(out.owner) if out.owner is not None else node_id(out)
+        lines.append(f"  {src} -> out{k};")
+    lines.append("}")
+    source = "\n".join(lines) + "\n"
+    outfile = outfile or f"symtensor.{format}"
+    if format == "dot":
+        with open(outfile, "w") as fh:
+            fh.write(source)
+        return outfile
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError("pydotprint needs Graphviz's 'dot' program, which was not found on PATH; install "
+                           "Graphviz (e.g. the 'graphviz' system package), or pass format='dot' to write the "
+                           "graph source only")
+    subprocess.run([dot, f"-T{format}", "-o", outfile], input=source.encode(), check=True)
+    return outfile
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')

@@ -28,6 +28,7 @@ try:
 except ImportError:
     pass
 from .misc import zero_grad, disconnected_grad, grad_clip
+from .opfromgraph import OpFromGraph
 
 globals().update(ELEMWISE_FUNCTIONS)
 globals().update(CONSTRUCTORS)
@@ -55,3 +56,17 @@ def round(x, mode: str = "half_to_even"):
     if mode == "half_away_from_zero":
         return round_half_away_from_zero(x)
     raise ValueError(f"round: mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
+
+
+def _annotate_build_errors() -> None:
+    """Every public function here reports build errors with the user's source line."""
+    import types
+    from ..graph.basic import traced
+    namespace = globals()
+    for name, value in list(namespace.items()):
+        if not name.startswith("_") and isinstance(value, types.FunctionType) \
+                and not hasattr(value, "__wrapped__"):
+            namespace[name] = traced(value)
+
+
+_annotate_build_errors()

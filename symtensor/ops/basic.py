@@ -134,9 +134,27 @@ _PATTERNS = {
 _PREFIXES = {"b": "int8", "w": "int16", "i": "int32", "l": "int64", "f": "float32", "d": "float64",
              "c": "complex64", "z": "complex128"}
 
+_PLURALS = {"scalar": "scalars", "vector": "vectors", "matrix": "matrices", "row": "rows", "col": "cols",
+            "tensor3": "tensor3s", "tensor4": "tensor4s", "tensor5": "tensor5s", "tensor6": "tensor6s",
+            "tensor7": "tensor7s"}
+
+
+def _plural(make):
+    def make_many(*names, dtype: str | None = None):
+        """Several variables at once: ``a, b = dmatrices('a', 'b')`` (or a count: ``matrices(2)``)."""
+        if len(names) == 1 and isinstance(names[0], int):
+            return [make(dtype=dtype) for _ in range(names[0])]
+        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
+            names = tuple(n.strip() for n in names[0].split(","))
+        return [make(n, dtype=dtype) for n in names]
+    return make_many
+
+
 CONSTRUCTORS: dict = {}
 for _kind, _pattern in _PATTERNS.items():
     CONSTRUCTORS[_kind] = _maker(_pattern, None)
+    CONSTRUCTORS[_PLURALS[_kind]] = _plural(CONSTRUCTORS[_kind])
     for _p, _dt in _PREFIXES.items():
         CONSTRUCTORS[_p + _kind] = _maker(_pattern, _dt)
+        CONSTRUCTORS[_p + _PLURALS[_kind]] = _plural(CONSTRUCTORS[_p + _kind])
 globals().update(CONSTRUCTORS)

@@ -102,14 +102,17 @@ class Dot(Op):
         gz = as_tensor_variable(output_grads[0])
         if not _differentiable(outputs[0]):
             return [_zero_grad(x), _zero_grad(y)]
-        if x.ndim == 1 and y.ndim == 1:
-            gx, gy = gz * y, gz * x
-        elif x.ndim == 1:          # (n,) x (n, p) -> (p,)
-            gx, gy = dot(gz, y.T), outer(x, gz)
-        elif y.ndim == 1:          # (m, n) x (n,) -> (m,)
-            gx, gy = outer(gz, y), dot(x.T, gz)
-        else:                      # (m, n) x (n, p) -> (m, p)
-            gx, gy = dot(gz, y.T), dot(x.T, gz)
+        gx = gy = None
+        if _differentiable(x):
+            if y.ndim == 1:        # (n,) x (n,) -> () or (m, n) x (n,) -> (m,)
+                gx = gz * y if x.ndim == 1 else outer(gz, y)
+            else:                  # (n,) x (n, p) -> (p,) or (m, n) x (n, p) -> (m, p)
+                gx = dot(gz, y.T)
+        if _differentiable(y):
+            if x.ndim == 1:        # (n,) x (n,) -> () or (n,) x (n, p) -> (p,)
+                gy = gz * x if y.ndim == 1 else outer(x, gz)
+            else:                  # (m, n) x (n,) -> (m,) or (m, n) x (n, p) -> (m, p)
+                gy = dot(x.T, gz)
         return [_grad_like(gx, x), _grad_like(gy, y)]
 
     def R_op(self, inputs: list, eval_points: list) -> list:

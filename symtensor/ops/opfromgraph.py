@@ -1,0 +1,77 @@
+"""``OpFromGraph``: a subgraph packaged as one op (Theano's OpFromGraph).
+
+It is the simplest op with an inner graph: it holds a FunctionGraph, exposes it through
+``inner_graphs()`` (the one interface every pass uses to recurse), runs it with the graph
+interpreter, and gets its derivative rules from grad/'s registry (the rules call the
+transforms recursively, so they cannot live here).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..graph.basic import Apply, Op, Variable
+from ..graph.fg import FunctionGraph
+from ..graph.interpreter import Interpreter
+from .basic import as_tensor_variable
+
+
+class OpFromGraph(Op):
+    """Call ``outputs`` (a function of ``inputs``) as a single node.
+
+    ``inputs`` must be free variables; shared variables and constants inside the graph are
+    captured as they are.
+    """
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], inline: bool = False,
+                 name: str | None = None):
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        for i, v in enumerate(inputs):
+            if not isinstance(v, Variable) or v.owner is not None:
+                raise TypeError(f"OpFromGraph: input {i} must be a free symbolic variable, got {v}")
+        self.fgraph = FunctionGraph(list(inputs), list(outputs), clone=True)
+        self.inline = inline
+        self.name = name or "OpFromGraph"
+        self._runner = None
+
+    # an inner graph has no cheap structural equality: ops are equal only to themselves
+    def __eq__(self, other: Any) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __str__(self) -> str:
+        return f"{self.name}{{{len(self.fgraph.inputs)}->{len(self.fgraph.outputs)}}}"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_runner"] = None
+        return state
+
+    def inner_graphs(self) -> list:
+        return [self.fgraph]
+
+    def make_node(self, *inputs: Any) -> Apply:
+        if len(inputs) != len(self.fgraph.inputs):
+            raise TypeError(f"{self}: expected {len(self.fgraph.inputs)} inputs, got {len(inputs)}")
+        converted = []
+        for i, (v, inner) in enumerate(zip(inputs, self.fgraph.inputs)):
+            v = as_tensor_variable(v)
+            if not inner.type.is_super(v.type):
+                if inner.type.in_same_class(v.type):
+                    from .shape import specify_shape
+                    v = specify_shape(v, inner.type.shape)
+                else:
+                    raise TypeError(f"{self}: input {i} has type {v.type}, expected {inner.type}")
+            converted.append(v)
+        return Apply(self, converted, [o.type() for o in self.fgraph.outputs])
+
+    def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
+        if self._runner is None:
+            self._runner = Interpreter(self.fgraph)
+        for cell, value in zip(output_storage, self._runner(inputs)):
+            cell[0] = value.copy() if hasattr(value, "copy") and any(value is i for i in inputs) else value
+
+    def infer_shape(self, node: Apply, input_shapes: list) -> list:
+        raise NotImplementedError("OpFromGraph.infer_shape")
