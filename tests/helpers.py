@@ -29,6 +29,8 @@ def rand(rng, shape, dtype="float64", low=-5, high=6):
 def noncontiguous(value: np.ndarray) -> np.ndarray:
     """The same values, in an array that is a strided view (every axis stepped by 2)."""
     value = np.asarray(value)
+    if value.ndim == 0:
+        return value.copy()          # a 0-d array has no strides to step
     big = np.zeros(tuple(2 * s for s in value.shape), dtype=value.dtype)
     view = big[tuple(slice(None, None, 2) for _ in value.shape)]
     view[...] = value

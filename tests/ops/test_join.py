@@ -1,4 +1,4 @@
-"""Join, stack, split, repeat and tile against numpy, in every mode."""
+"""Join, concatenate, stack and split against numpy, in every mode (repeat and tile: test_tile.py)."""
 import warnings
 
 import numpy as np
@@ -6,40 +6,17 @@ import pytest
 
 import symtensor as T
 from symtensor.grad import verify_grad
-from symtensor.ops.join import Join, MakeVector, Repeat, Split, Tile
-from symtensor.ops.shape import reshape, shape_tuple
-
-FLOATS = ["float32", "float64"]
-DTYPES = FLOATS + ["int32", "int64"]
-
-
-def rand(rng, shape, dtype="float64"):
-    if np.dtype(dtype).kind in "iu":
-        return rng.integers(-5, 6, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def run(mode, inputs, outputs, *values):
-    return T.function(inputs, outputs, mode=mode, on_unused_input="ignore")(*values)
-
-
-def check_infer_shape(mode, inputs, out, values, expected):
-    """The op's symbolic infer_shape evaluates to the actual output shape."""
-    node = out.owner
-    shapes = node.op.infer_shape(node, [shape_tuple(i) for i in node.inputs])
-    sym = shapes[node.outputs.index(out)]
-    got = run(mode, inputs, [T.as_tensor_variable(s) for s in sym], *values) if sym else []
-    assert tuple(int(g) for g in got) == tuple(expected)
+from symtensor.ops.basic import tensor
+from symtensor.ops.join import Join, MakeVector, Split
+from symtensor.ops.shape import reshape
+from tests.helpers import DTYPES, check_infer_shape, layouts, noncontiguous, rand, run
 
 
 # --- join / concatenate -------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", DTYPES + ["bool"])
 @pytest.mark.parametrize("axis", [0, 1, 2, -1, -3])
 def test_concatenate_matches_numpy(mode, rng, dtype, axis):
     x, y, z = (T.tensor3(n, dtype=dtype) for n in "xyz")
-    shapes = [[2, 3, 4]] * 3
-    for s, n in zip(shapes, (1, 3, 2)):
-        s = list(s)
     vals = []
     for n in (1, 3, 2):
         s = [2, 3, 4]
@@ -103,9 +80,9 @@ def test_join_noncontiguous_and_zero_size(mode, rng):
 
 
 def test_join_static_shapes():
-    a = T.tensor("float64", shape=(2, 3))
-    b = T.tensor("float64", shape=(4, 3))
-    c = T.tensor("float64", shape=(None, 3))
+    a = tensor("float64", shape=(2, 3))
+    b = tensor("float64", shape=(4, 3))
+    c = tensor("float64", shape=(None, 3))
     m = T.matrix("m")
     assert T.join(0, a, b).type.shape == (6, 3)
     assert T.join(0, a, c).type.shape == (None, 3)
@@ -124,8 +101,8 @@ def test_join_single_tensor_and_python_lists(mode):
 
 
 def test_join_build_errors():
-    a = T.tensor("float64", shape=(2, 3), name="a")
-    b = T.tensor("float64", shape=(2, 4), name="b")
+    a = tensor("float64", shape=(2, 3), name="a")
+    b = tensor("float64", shape=(2, 4), name="b")
     with pytest.raises(ValueError) as err:
         T.join(0, a, b)
     msg = str(err.value)
@@ -341,7 +318,7 @@ def test_split_runtime_errors(mode, rng):
 
 
 def test_split_build_errors():
-    x = T.tensor("float64", shape=(None, 5), name="x")
+    x = tensor("float64", shape=(None, 5), name="x")
     with pytest.raises(ValueError, match=r"sum to 4.*length 5"):
         T.split(x, [1, 3], 2, axis=1)
     with pytest.raises(ValueError, match="n_splits=3"):
@@ -385,7 +362,7 @@ def test_split_rop_and_vectorize(mode, rng):
     got = run(mode, [x, v], jv, a, va)
     np.testing.assert_allclose(got[0], (2 * a * va)[:1])
     np.testing.assert_allclose(got[1], (2 * a * va)[1:])
-    node = T.split(x, [1, 2], 2).owner
+    node = T.split(x, [1, 2], 2)[0].owner  # split returns a list; its pieces share one node
     bx = T.tensor3("bx")
     outs = node.op.vectorize_node(node, bx, node.inputs[1])
     b = rand(rng, (4, 3, 2))
@@ -394,203 +371,111 @@ def test_split_rop_and_vectorize(mode, rng):
     np.testing.assert_array_equal(got[1], b[:, 1:])
 
 
-# --- repeat ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("axis", [None, 0, 1, -1])
-@pytest.mark.parametrize("reps", [3, 0, [1, 0, 2], [2]])
-def test_repeat_constant_matches_numpy(mode, rng, dtype, axis, reps):
+# --- every layout, dtype and mode; more errors ---------------------------------------------------
+@pytest.mark.parametrize("dtype", DTYPES + ["bool"])
+@pytest.mark.parametrize("axis", [1, -1])
+def test_concatenate_layouts(mode, rng, dtype, axis):
+    """Contiguous, strided and zero-size inputs all join like numpy; the inputs are not written."""
+    x, y = T.matrix("x", dtype=dtype), T.matrix("y", dtype=dtype)
+    f = T.function([x, y], T.concatenate([x, y], axis=axis), mode=mode)
+    for (name, a), (_, b) in zip(layouts(rng, (3, 2), dtype), layouts(rng, (3, 4), dtype)):
+        before = a.copy(), b.copy()
+        got = f(a, b)
+        np.testing.assert_array_equal(got, np.concatenate([a, b], axis=axis), err_msg=name)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(a, before[0])
+        np.testing.assert_array_equal(b, before[1])
+
+
+def test_join_float32_grad_and_zero_size_piece(mode, rng):
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    w = np.arange(10, dtype="float32").reshape(2, 5)
+    gx, gy = T.grad((T.join(1, x, y) * w).sum(), [x, y])
+    assert gx.dtype == gy.dtype == "float32"
+    got = run(mode, [x, y], [gx, gy], rand(rng, (2, 0), "float32"), rand(rng, (2, 5), "float32"))
+    assert got[0].shape == (2, 0)
+    np.testing.assert_array_equal(got[1], w)
+
+
+def test_join_runtime_error_names_source_line(mode, rng):
+    x, y = T.matrix("x"), T.matrix("y")
+    f = T.function([x, y], T.join(0, x, y), mode=mode)
+    with pytest.raises(ValueError, match="test_join.py"):
+        f(rand(rng, (2, 3)), rand(rng, (2, 4)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES + ["bool"])
+def test_stack_layouts(mode, rng, dtype):
+    x, y = T.tensor3("x", dtype=dtype), T.tensor3("y", dtype=dtype)
+    outs = [T.stack([x, y]), T.stack([x, y], axis=2), T.stack([x, y], axis=-1)]
+    f = T.function([x, y], outs, mode=mode)
+    for (name, a), (_, b) in zip(layouts(rng, (2, 3, 2), dtype), layouts(rng, (2, 3, 2), dtype)):
+        for got, axis in zip(f(a, b), (0, 2, 3)):
+            np.testing.assert_array_equal(got, np.stack([a, b], axis=axis), err_msg=name)
+            assert got.dtype == dtype
+    zero = rand(rng, (0, 3, 2), dtype)
+    check_infer_shape(mode, [x, y], outs[1], [zero, zero], (0, 3, 2, 2))
+
+
+def test_stack_of_scalars_infer_shape_and_grad_dtypes(mode):
+    a, b = T.fscalar("a"), T.fscalar("b")
+    v = T.stack([a, b, a])
+    assert v.dtype == "float32"
+    check_infer_shape(mode, [a, b], v, [1.0, 2.0], (3,))
+    ga, gb = T.grad((v * np.array([1.0, 2.0, 4.0], "float32")).sum(), [a, b])
+    assert ga.dtype == gb.dtype == "float32"
+    got = run(mode, [a, b], [ga, gb], 1.0, 2.0)
+    assert float(got[0]) == 5.0 and float(got[1]) == 2.0
+
+
+def test_make_vector_errors():
+    with pytest.raises(TypeError, match="must be a scalar"):
+        MakeVector("float64")(T.vector("v"))
+    with pytest.raises(TypeError, match="without loss"):
+        MakeVector("int32")(T.dscalar("d"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES + ["bool"])
+def test_split_layouts(mode, rng, dtype):
     x = T.matrix("x", dtype=dtype)
-    a = rand(rng, (3, 3), dtype)
-    out = T.repeat(x, reps, axis=axis)
-    expected = np.repeat(a, reps, axis=axis)
-    got = run(mode, [x], out, a)
-    np.testing.assert_array_equal(got, expected)
-    assert got.dtype == dtype and out.ndim == expected.ndim
-    check_infer_shape(mode, [x], out, [a], expected.shape)
+    parts = T.split(x, [1, 0, 2], 3, axis=1)
+    f = T.function([x], parts, mode=mode)
+    for name, a in layouts(rng, (4, 3), dtype):
+        before = a.copy()
+        got = f(a)
+        for g, e in zip(got, np.split(a, [1, 1], axis=1)):
+            np.testing.assert_array_equal(g, e, err_msg=name)
+            assert g.dtype == dtype and g.shape == e.shape
+        np.testing.assert_array_equal(a, before)
 
 
-def test_repeat_symbolic(mode, rng):
-    x, r, rv = T.tensor3("x"), T.iscalar("r"), T.bvector("rv")
-    a = rand(rng, (2, 3, 4)).transpose(1, 0, 2)  # non-contiguous, shape (3, 2, 4)
-    f = T.function([x, r, rv], [T.repeat(x, r, axis=1), T.repeat(x, rv, axis=0), T.repeat(x, r)],
-                   mode=mode)
-    got = f(a, 2, np.array([0, 3, 1], dtype="int8"))
-    np.testing.assert_array_equal(got[0], np.repeat(a, 2, axis=1))
-    np.testing.assert_array_equal(got[1], np.repeat(a, [0, 3, 1], axis=0))
-    np.testing.assert_array_equal(got[2], np.repeat(a, 2))
-    got = f(np.zeros((0, 2, 4)), 3, np.zeros(0, dtype="int8"))
-    assert got[0].shape == (0, 6, 4) and got[1].shape == (0, 2, 4) and got[2].shape == (0,)
-    assert x.repeat(r, axis=1).ndim == 3  # method form
+def test_split_grad_zero_size_piece_and_noncontiguous(mode, rng):
+    def fun(a):
+        p, q, r = T.split(a, [2, 0, 3], 3, axis=0)
+        return T.concatenate([r, p * p, q], axis=0)
+    verify_grad(fun, [noncontiguous(rand(rng, (5, 2)))], rng=np.random.default_rng(0), mode=mode)
 
 
-def test_repeat_static_shapes():
-    x = T.tensor("float64", shape=(3, None))
-    assert T.repeat(x, 2, axis=0).type.shape == (6, None)
-    assert T.repeat(x, [1, 2, 3], axis=0).type.shape == (6, None)
-    assert T.repeat(x, 0, axis=1).type.shape == (3, 0)
-    assert T.repeat(x, [4], axis=0).type.shape == (12, None)
-    assert T.repeat(x, T.lscalar(), axis=0).type.shape == (None, None)
-    assert T.repeat(T.row(), 1, axis=0).broadcastable == (True, False)
-    assert T.repeat(T.row(), 2, axis=0).type.shape == (2, None)
-    assert T.repeat(T.scalar(), 3).type.shape == (3,)
+def test_split_symbolic_sizes_infer_shape(mode, rng):
+    x, sizes = T.matrix("x"), T.lvector("sizes")
+    parts = T.split(x, sizes, 2, axis=0)
+    a = rand(rng, (5, 3))
+    check_infer_shape(mode, [x, sizes], parts[1], [a, np.array([2, 3])], (3, 3))
 
 
-def test_repeat_errors(mode, rng):
-    x = T.tensor("float64", shape=(3, None), name="x")
-    with pytest.raises(TypeError, match="integer"):
-        T.repeat(x, 1.5)
-    with pytest.raises(TypeError, match="integer"):
-        T.repeat(x, T.dvector())
-    with pytest.raises(ValueError, match="scalar or a vector"):
-        T.repeat(x, [[1, 2]])
-    with pytest.raises(ValueError, match=">= 0"):
-        T.repeat(x, -1, axis=0)
-    with pytest.raises(ValueError, match="2 repeat counts.*length 3"):
-        T.repeat(x, [1, 2], axis=0)
-    with pytest.raises(ValueError, match="out of range"):
-        T.repeat(x, 2, axis=2)
-    m, r = T.matrix("m"), T.lvector("r")
-    f = T.function([m, r], T.repeat(m, r, axis=1), mode=mode)
-    with pytest.raises(ValueError, match="2 repeat counts.*length 3"):
-        f(rand(rng, (2, 3)), np.array([1, 2]))
-    with pytest.raises(ValueError, match=">= 0"):
-        f(rand(rng, (2, 3)), np.array([1, -2, 1]))
-
-
-@pytest.mark.parametrize("axis", [None, 0, 1, -1])
-@pytest.mark.parametrize("reps", [2, [1, 0, 3], [3]])
-def test_repeat_grad(mode, rng, axis, reps):
-    verify_grad(lambda a: T.repeat(a, reps, axis=axis), [rand(rng, (3, 3))],
-                rng=np.random.default_rng(0), mode=mode)
-
-
-def test_repeat_grad_symbolic_counts(mode, rng):
-    x, r, rv = T.matrix("x"), T.lscalar("r"), T.ivector("rv")
-    w = T.matrix("w")
-    g_scalar = T.grad((T.repeat(x, r, axis=1) * w).sum(), x)
-    w2 = T.matrix("w2")
-    g_vec = T.grad((T.repeat(x, rv, axis=0) * w2).sum(), x)
-    a = rand(rng, (3, 2))
-    wv, w2v = rand(rng, (3, 6)), rand(rng, (5, 2))
-    got = run(mode, [x, r, w, rv, w2], [g_scalar, g_vec], a, 3, wv, np.array([2, 0, 3], "int32"), w2v)
-    np.testing.assert_allclose(got[0], wv.reshape(3, 2, 3).sum(-1))
-    np.testing.assert_allclose(got[1], np.stack([w2v[:2].sum(0), np.zeros(2), w2v[2:].sum(0)]))
-
-
-def test_repeat_grad_int_input_and_second_order(mode, rng):
-    xi = T.ivector("xi")
-    g = T.grad(T.cast(T.repeat(xi, [1, 2]), "float64").sum(), xi)
-    np.testing.assert_array_equal(run(mode, [xi], g, np.array([1, 2], "int32")), [0.0, 0.0])
-
-    def grad_of_repeat(a, w):
-        # the gradient of a repeat is a segment sum; differentiating it in w checks its adjoint
-        return T.grad((T.repeat(a, [2, 0, 1], axis=0) * w).sum(), a)
-    verify_grad(grad_of_repeat, [rand(rng, (3, 2)), rand(rng, (3, 2))], rng=np.random.default_rng(0),
-                mode=mode)
-
-
-def test_repeat_rop_and_vectorize(mode, rng):
-    x, v = T.matrix("x"), T.matrix("v")
-    out = T.repeat(x * x, [1, 2], axis=1)
-    a, va = rand(rng, (3, 2)), rand(rng, (3, 2))
-    np.testing.assert_allclose(run(mode, [x, v], T.Rop(out, x, v), a, va),
-                               np.repeat(2 * a * va, [1, 2], axis=1))
-    node = T.repeat(x, 2, axis=-1).owner
-    assert isinstance(node.op, Repeat) and node.op.axis == 1
-    bx = T.tensor3("bx")
-    b = rand(rng, (4, 3, 2))
-    got = run(mode, [bx], node.op.vectorize_node(node, bx, node.inputs[1])[0], b)
-    np.testing.assert_array_equal(got, np.repeat(b, 2, axis=2))
-
-
-# --- tile --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("reps", [2, (2, 3), [1, 0], (2, 1, 3), (3,), [1, 1]])
-def test_tile_constant_matches_numpy(mode, rng, dtype, reps):
-    x = T.matrix("x", dtype=dtype)
-    a = rand(rng, (2, 3), dtype)
-    out = T.tile(x, reps)
-    expected = np.tile(a, reps)
-    assert out.type.shape == expected.shape  # known statically from constant reps
-    got = run(mode, [x], out, a)
-    np.testing.assert_array_equal(got, expected)
-    assert got.dtype == dtype
-    check_infer_shape(mode, [x], out, [a], expected.shape)
-
-
-def test_tile_symbolic_reps(mode, rng):
-    x, r, n = T.matrix("x"), T.iscalar("r"), T.lscalar("n")
-    rv = T.lvector("rv")
-    outs = [T.tile(x, r), T.tile(x, [r, n]), T.tile(x, [2, n, 1]), T.tile(x, rv, ndim=3),
-            T.tile(x, [r, 2], ndim=4)]
-    assert [o.ndim for o in outs] == [2, 2, 3, 3, 4]
-    assert outs[2].type.shape[0] == 2
-    f = T.function([x, r, n, rv], outs, mode=mode)
-    a = rand(rng, (4, 6))[::2, ::2]  # non-contiguous (2, 3)
-    got = f(a, 2, 3, np.array([2, 1]))
-    expected = [np.tile(a, 2), np.tile(a, (2, 3)), np.tile(a, (2, 3, 1)), np.tile(a, (1, 2, 1)),
-                np.tile(a, (1, 1, 2, 2))]
-    for g, e in zip(got, expected):
-        np.testing.assert_array_equal(g, e)
-    got = f(np.zeros((0, 3)), 0, 2, np.array([3, 1, 2]))
-    assert [g.shape for g in got] == [(0, 0), (0, 6), (2, 0, 3), (3, 0, 6), (1, 1, 0, 6)]
-    node = outs[3].owner
-    check_infer_shape(mode, [x, rv], outs[3], [a, np.array([2, 1])], (1, 4, 3))
-
-
-def test_tile_errors(mode, rng):
+def test_split_bad_sizes_and_counts():
     x = T.matrix("x")
-    with pytest.raises(ValueError, match="integer"):
-        T.tile(x, 1.5)
-    with pytest.raises(ValueError, match="integer"):
-        T.tile(x, [2, T.dscalar()])
-    with pytest.raises(ValueError, match="ndim=1"):
-        T.tile(x, 2, ndim=1)
-    with pytest.raises(ValueError, match="give ndim"):
-        T.tile(x, T.lvector())
-    with pytest.raises(ValueError, match="3 repetition counts"):
-        T.tile(x, [1, 2, 3], ndim=2)
-    with pytest.raises(ValueError, match=">= 0"):
-        T.tile(x, [-1, 2])
-    with pytest.raises(ValueError, match="scalar or a vector"):
-        T.tile(x, np.ones((2, 2), "int64"))
-    rv = T.lvector("rv")
-    f = T.function([x, rv], T.tile(x, rv, ndim=2), mode=mode)
-    with pytest.raises(ValueError, match="3 repetition counts"):
-        f(rand(rng, (2, 2)), np.array([1, 2, 3]))
-    with pytest.raises(ValueError, match=">= 0"):
-        f(rand(rng, (2, 2)), np.array([1, -2]))
-
-
-@pytest.mark.parametrize("reps,ndim", [(2, None), ((2, 3), None), ((3, 1, 2), None), ((2,), 4),
-                                       ((1, 0), None)])
-def test_tile_grad(mode, rng, reps, ndim):
-    verify_grad(lambda a: T.tile(a, reps, ndim=ndim), [rand(rng, (2, 3))], rng=np.random.default_rng(0),
-                mode=mode)
-
-
-def test_tile_grad_symbolic_reps(mode, rng):
-    x, rv, w = T.matrix("x"), T.lvector("rv"), T.tensor3("w")
-    g = T.grad((T.tile(x, rv, ndim=3) * w).sum(), x)
-    b = T.row("b")
-    gb = T.grad((T.tile(b, [2, 2]) * np.arange(12.0).reshape(2, 6)).sum(), b)
-    assert g.broadcastable == (False, False) and gb.broadcastable == (True, False)
-    a = rand(rng, (2, 3))
-    wv = rand(rng, (2, 4, 3))
-    got = run(mode, [x, rv, w, b], [g, gb], a, np.array([2, 1]), wv, rand(rng, (1, 3)))
-    np.testing.assert_allclose(got[0], wv.reshape(2, 2, 3).sum(0) if False else
-                               wv.reshape(2, 2, 2, 3).sum(axis=(0, 1)))
-    np.testing.assert_allclose(got[1], np.arange(12.0).reshape(2, 6).reshape(2, 1, 2, 3).sum(axis=(0, 2)))
-
-
-def test_tile_rop_and_vectorize(mode, rng):
-    x, v = T.matrix("x"), T.matrix("v")
-    a, va = rand(rng, (2, 3)), rand(rng, (2, 3))
-    out = T.tile(x * x, (2, 1, 2))
-    np.testing.assert_allclose(run(mode, [x, v], T.Rop(out, x, v), a, va), np.tile(2 * a * va, (2, 1, 2)))
-    node = out.owner
-    assert isinstance(node.op, Tile)
-    bx = T.tensor3("bx")
-    b = rand(rng, (4, 2, 3))
-    got = run(mode, [bx], node.op.vectorize_node(node, bx, node.inputs[1])[0], b)
-    np.testing.assert_array_equal(got, np.stack([np.tile(bi, (2, 1, 2)) for bi in b]))
+    with pytest.raises(TypeError, match="split size 0 must be an integer scalar.*float64"):
+        T.split(x, [1.5, 2], 2)
+    with pytest.raises(TypeError, match="split size 1 must be an integer scalar"):
+        T.split(x, [1, T.dscalar("d")], 2)
+    with pytest.raises(TypeError, match="integer vector"):
+        T.split(x, T.lmatrix("m"), 2)
+    with pytest.raises(TypeError, match="n_splits must be an integer"):
+        T.split(x, [1, 2], 2.0)
+    with pytest.raises(ValueError, match="2 split sizes given for n_splits=3"):
+        T.split(x, [1, 2], 3)
+    with pytest.raises(TypeError, match="constant integer"):
+        T.split(x, [1, 2], 2, axis=T.iscalar("ax"))
+    with pytest.raises(TypeError, match="test_join.py"):
+        T.split(x, [1.5, 2], 2)
