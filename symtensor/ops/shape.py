@@ -51,6 +51,14 @@ class Shape(Op):
     def pp_format(self, node, args):
         return f"{args[0]}.shape"
 
+    def vectorize_node(self, node: Apply, x: Variable) -> list:
+        """A batched input's shape without its leading batch axis."""
+        if x.ndim == node.inputs[0].ndim:
+            return [self(x)]
+        from .join import stack as join_stack
+        return [join_stack([shape_i(x, i) for i in range(1, x.ndim)]) if x.ndim > 1
+                else constant(np.zeros(0, dtype="int64"))]
+
 
 class Shape_i(Op):
     """One entry of a shape, as an int64 scalar."""
@@ -87,12 +95,26 @@ class Shape_i(Op):
     def pp_format(self, node, args):
         return f"{args[0]}.shape[{self.i}]"
 
+    def vectorize_node(self, node: Apply, x: Variable) -> list:
+        """The same entry of a batched input's shape (one axis further right)."""
+        if x.ndim == node.inputs[0].ndim:
+            return [self(x)]
+        return [Shape_i(self.i + 1)(x)]
+
 
 _shape = Shape()
 
 
 def shape(x: Any) -> Variable:
+    """``x.shape``: the shape of ``x`` as an int64 vector of length ``x.ndim``."""
     return _shape(x)
+
+
+def stack(tensors: Any, axis: int = 0) -> Variable:
+    """``join.stack``, reachable from here so that ``as_tensor_variable([a, 3])`` can stack scalars
+    without this module importing the join family at load time."""
+    from .join import stack as join_stack
+    return join_stack(tensors, axis=axis)
 
 
 def shape_i(x: Any, i: int) -> Variable:
@@ -104,6 +126,7 @@ def shape_i(x: Any, i: int) -> Variable:
 
 
 def shape_tuple(x: Variable) -> tuple:
+    """``x``'s shape as a tuple of int64 scalars (constants where the static shape is known)."""
     return tuple(shape_i(x, i) for i in range(x.ndim))
 
 
@@ -114,6 +137,8 @@ def _static_dims(shape_var: Variable, ndim: int) -> list:
     node = shape_var.owner
     if node is not None and getattr(node.op, "is_stack_of_scalars", False):
         return [int(i.data) if isinstance(i, Constant) else None for i in node.inputs]
+    if node is not None and isinstance(node.op, Shape):
+        return list(node.inputs[0].type.shape)
     return [None] * ndim
 
 
@@ -157,9 +182,11 @@ class Reshape(Op):
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
         x, shp = inputs
-        if len(shp) != self.ndim:
-            raise ValueError(f"reshape: shape {tuple(shp)} has {len(shp)} entries, expected {self.ndim}")
-        output_storage[0][0] = np.reshape(x, tuple(int(s) for s in shp))
+        dims = tuple(int(s) for s in shp)
+        if len(dims) != self.ndim:
+            raise ValueError(f"reshape: shape {dims} has {len(dims)} entries, expected {self.ndim}")
+        check_reshape(x.shape, dims)
+        output_storage[0][0] = np.reshape(x, dims)
 
     def infer_shape(self, node: Apply, input_shapes: list) -> list:
         from . import api as A
@@ -189,8 +216,44 @@ class Reshape(Op):
     def R_op(self, inputs, eval_points):
         return [None] if eval_points[0] is None else [self(eval_points[0], inputs[1])]
 
+    def vectorize_node(self, node: Apply, x: Variable, shp: Variable) -> list:
+        """Reshape every sample: the batch axis stays in front of the same target shape."""
+        if shp.ndim != 1:
+            raise NotImplementedError("reshape: a batch of different target shapes cannot be batched")
+        if x.ndim == node.inputs[0].ndim:
+            return [self(x, shp)]
+        from .join import join, stack as join_stack
+        full = join(0, join_stack([shape_i(x, 0)]), cast_int64(shp))
+        return [Reshape(self.ndim + 1)(x, full)]
+
+
+def cast_int64(v: Variable) -> Variable:
+    """``v`` as int64 (shape arithmetic is done in int64)."""
+    from .elemwise import cast
+    return v if v.dtype == "int64" else cast(v, "int64")
+
+
+def check_reshape(shape: tuple, dims: tuple) -> None:
+    """Raise a ValueError naming both shapes when an array of ``shape`` cannot take ``dims``
+    (numpy.reshape semantics: at most one -1, which is inferred)."""
+    size = int(np.prod(shape))
+    bad = [d for d in dims if d < -1]
+    if bad or dims.count(-1) > 1:
+        raise ValueError(f"reshape: invalid target shape {dims}: entries must be >= 0, with at most "
+                         f"one -1 (to be inferred)")
+    rest = int(np.prod([d for d in dims if d != -1]))
+    if -1 in dims:
+        ok = rest != 0 and size % rest == 0
+    else:
+        ok = rest == size
+    if not ok:
+        raise ValueError(f"reshape: cannot reshape an array of shape {tuple(shape)} (size {size}) "
+                         f"into shape {dims}")
+
 
 def _shape_vector(shape: Any) -> Variable:
+    """reshape's ``newshape`` (an int, a tuple of ints and int scalars, or an int vector)
+    as an int vector variable."""
     if isinstance(shape, Variable):
         return shape
     if isinstance(shape, (int, np.integer)):
@@ -198,7 +261,7 @@ def _shape_vector(shape: Any) -> Variable:
     if isinstance(shape, np.ndarray):
         shape = shape.tolist()
     entries = list(shape)
-    if all(isinstance(s, (int, np.integer)) for s in entries):
+    if all(isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_)) for s in entries):
         return constant(np.array(entries, dtype="int64").reshape(len(entries)))
     from .join import stack
     return stack([as_int_scalar(s, "reshape: shape entry") for s in entries])
@@ -235,7 +298,9 @@ class Flatten(Op):
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
         (x,) = inputs
-        output_storage[0][0] = x.reshape(x.shape[:self.ndim - 1] + (-1,))
+        keep = x.shape[:self.ndim - 1]
+        # the trailing size is computed, not -1: numpy cannot infer -1 for a zero-size array
+        output_storage[0][0] = x.reshape(keep + (int(np.prod(x.shape[self.ndim - 1:])),))
 
     def infer_shape(self, node: Apply, input_shapes: list) -> list:
         from . import api as A
@@ -261,54 +326,79 @@ def flatten(x: Any, ndim: int = 1, outdim: int | None = None) -> Variable:
     return Flatten(outdim if outdim is not None else ndim)(x)
 
 
+SYMBOLIC = "input"  # a SpecifyShape entry checked against a scalar input at run time
+
+
 class SpecifyShape(Op):
-    """Identity that asserts static sizes (int) where given; None leaves a size free.
+    """Identity that asserts the sizes of ``x``: an int entry is a static size (it also
+    becomes the output's static shape), ``None`` leaves a size free and ``SYMBOLIC`` checks
+    the size against the next scalar input at run time.
     Used for addbroadcast/unbroadcast/patternbroadcast and specify_shape."""
 
     __props__ = ("shape",)
     view_map = {0: [0]}
 
     def __init__(self, shape: Sequence):
-        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.shape = tuple(None if s is None else s if s == SYMBOLIC else int(s) for s in shape)
 
-    def make_node(self, x: Any) -> Apply:
+    def make_node(self, x: Any, *sizes: Any) -> Apply:
         x = as_tensor_variable(x)
         if len(self.shape) != x.ndim:
             raise ValueError(f"specify_shape: {self.shape} has {len(self.shape)} entries, {x} has "
                              f"{x.ndim} dimension(s)")
+        n_sym = self.shape.count(SYMBOLIC)
+        if len(sizes) != n_sym:
+            raise TypeError(f"specify_shape: {n_sym} symbolic size(s) declared, {len(sizes)} given")
+        sizes = [as_int_scalar(v, "specify_shape: a size") for v in sizes]
         for axis, (want, have) in enumerate(zip(self.shape, x.type.shape)):
-            if want is not None and have is not None and want != have:
+            if isinstance(want, int) and want < 0:
+                raise ValueError(f"specify_shape: negative size {want} for dimension {axis}")
+            if isinstance(want, int) and have is not None and want != have:
                 raise ValueError(f"specify_shape: dimension {axis} of {x} has static size {have}, "
                                  f"not {want}")
-        return Apply(self, [x], [TensorType(x.dtype, shape=self.shape)()])
+        static = tuple(s if isinstance(s, int) else h for s, h in zip(self.shape, x.type.shape))
+        return Apply(self, [x] + sizes, [TensorType(x.dtype, shape=static)()])
+
+    def _expected(self, sizes: list) -> list:
+        it = iter(int(v) for v in sizes)
+        return [next(it) if s == SYMBOLIC else s for s in self.shape]
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
-        (x,) = inputs
-        for axis, want in enumerate(self.shape):
+        x, *sizes = inputs
+        for axis, want in enumerate(self._expected(sizes)):
             if want is not None and x.shape[axis] != want:
-                raise ValueError(f"dimension {axis} was declared of size {want} (broadcastable: {want == 1}) "
+                marked = want == 1 and self.shape[axis] == 1
+                what = "addbroadcast/specify_shape" if marked else "specify_shape"
+                note = " (marked broadcastable)" if marked else ""
+                raise ValueError(f"{what}: dimension {axis} was declared of size {want}{note} "
                                  f"but the value has shape {x.shape}")
         output_storage[0][0] = x
 
     def infer_shape(self, node, input_shapes):
-        return [tuple(constant(s, dtype="int64") if s is not None else d
+        it = iter(node.inputs[1:])
+        return [tuple(next(it) if s == SYMBOLIC else constant(s, dtype="int64") if s is not None else d
                       for s, d in zip(self.shape, input_shapes[0]))]
 
+    def connection_pattern(self, node: Apply) -> list:
+        return [[True]] + [[False]] * (len(node.inputs) - 1)
+
     def L_op(self, inputs, outputs, output_grads):
-        (x,), (gz,) = inputs, output_grads
-        gz = as_tensor_variable(gz)
+        x, gz = inputs[0], as_tensor_variable(output_grads[0])
+        rest = [disconnected_type()] * (len(inputs) - 1)
         if gz.type.shape == x.type.shape:
-            return [gz]
+            return [gz] + rest
         target = tuple(s if g is None or g == s else None for s, g in zip(x.type.shape, gz.type.shape))
-        return [SpecifyShape(target)(gz) if target != gz.type.shape else gz]
+        return [SpecifyShape(target)(gz) if target != gz.type.shape else gz] + rest
 
     def R_op(self, inputs, eval_points):
-        return [None] if eval_points[0] is None else [self(eval_points[0])]
+        return [None] if eval_points[0] is None else [self(eval_points[0], *inputs[1:])]
 
-    def vectorize_node(self, node, x):
+    def vectorize_node(self, node, x, *sizes):
+        if any(s.ndim for s in sizes):
+            raise NotImplementedError("specify_shape: batched sizes cannot be batched")
         if x.ndim == node.inputs[0].ndim:
-            return [self(x)]
-        return [SpecifyShape((None,) + self.shape)(x)]
+            return [self(x, *sizes)]
+        return [type(self)((None,) + self.shape)(x, *sizes)]
 
 
 def _with_static_shape(x: Any, shape: Sequence) -> Variable:
@@ -319,8 +409,41 @@ def _with_static_shape(x: Any, shape: Sequence) -> Variable:
     return SpecifyShape(shape)(x)
 
 
-def specify_shape(x: Any, shape: Sequence) -> Variable:
-    return _with_static_shape(x, shape)
+def _size_entries(shape: Any, ndim: int) -> list:
+    """specify_shape's ``shape`` as a list: ints, None, or int scalar variables."""
+    if isinstance(shape, Variable):
+        if isinstance(shape, Constant):
+            return [int(v) for v in np.asarray(shape.data).reshape(-1)]
+        if shape.ndim != 1 or shape.type.shape[0] is None:
+            raise ValueError(f"specify_shape: the shape must be a tuple or a vector of known length "
+                             f"{ndim}, got {shape.type}")
+        from . import api as A
+        return [A.getitem(shape, i) for i in range(shape.type.shape[0])]
+    if isinstance(shape, (int, np.integer)):
+        return [int(shape)]
+    return list(np.asarray(shape).tolist() if isinstance(shape, np.ndarray) else shape)
+
+
+def specify_shape(x: Any, shape: Any) -> Variable:
+    """``x``, asserting (at run time) that its shape is ``shape``: a tuple of ints, None (free)
+    and int scalar variables, or an int vector."""
+    x = as_tensor_variable(x)
+    entries = _size_entries(shape, x.ndim)
+    if len(entries) != x.ndim:
+        raise ValueError(f"specify_shape: shape {tuple(entries)} has {len(entries)} entries, {x} has "
+                         f"{x.ndim} dimension(s)")
+    static, sizes = [], []
+    for e in entries:
+        if isinstance(e, Constant) and e.ndim == 0:
+            e = e.data
+        if e is None or isinstance(e, (int, np.integer)) and not isinstance(e, (bool, np.bool_)):
+            static.append(None if e is None else int(e))
+        else:
+            static.append(SYMBOLIC)
+            sizes.append(as_int_scalar(e, "specify_shape: a shape entry"))
+    if not sizes:
+        return _with_static_shape(x, static)
+    return SpecifyShape(static)(x, *sizes)
 
 
 def addbroadcast(x: Any, *axes: int) -> Variable:
@@ -328,8 +451,7 @@ def addbroadcast(x: Any, *axes: int) -> Variable:
     x = as_tensor_variable(x)
     shape = list(x.type.shape)
     for a in axes:
-        if not -x.ndim <= a < x.ndim:
-            raise ValueError(f"addbroadcast: axis {a} is out of bounds for a {x.ndim}-d tensor")
+        _check_axis(a, x.ndim, "addbroadcast")
         shape[a] = 1
     return _with_static_shape(x, shape)
 
@@ -339,11 +461,19 @@ def unbroadcast(x: Any, *axes: int) -> Variable:
     x = as_tensor_variable(x)
     shape = list(x.type.shape)
     for a in axes:
+        _check_axis(a, x.ndim, "unbroadcast")
         if shape[a] == 1:
             shape[a] = None
     if tuple(shape) == x.type.shape:
         return x
     return _Unbroadcast(tuple(shape))(x)
+
+
+def _check_axis(axis: Any, ndim: int, what: str) -> None:
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{what}: axes must be ints, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{what}: axis {axis} is out of bounds for a {ndim}-d tensor")
 
 
 class _Unbroadcast(SpecifyShape):
