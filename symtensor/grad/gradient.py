@@ -6,6 +6,7 @@ contributions to each variable and checks what each rule returns.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, Sequence
 
@@ -47,7 +48,8 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence | None = None,
     """Symbolic gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or a list).
 
     ``consider_constant``: variables whose dependencies are ignored. ``known_grads``: a dict
-    {variable: its gradient} to start from (then ``cost`` may be None).
+    {variable: its gradient} to start from (then ``cost`` may be None); a known gradient
+    replaces whatever the cost would send back into that variable, as in Theano.
     ``disconnected_inputs``: 'raise', 'warn' or 'ignore' when some ``wrt`` does not influence
     the cost; ``return_disconnected``: 'zero', 'None' or 'Disconnected' for those.
     """
@@ -115,9 +117,11 @@ def _backprop(seeds: list, wrt: list, blockers: set) -> dict:
         if any(i in depends and i not in blockers for i in node.inputs):
             depends.update(node.outputs)
     contributions: dict = {}
-    for var, g in seeds:
-        contributions.setdefault(var, []).append(g)
     done: dict = {}
+    for var, g in seeds:
+        # a seeded gradient is final (Theano's known_grads): what flows back into the
+        # variable from the cost is ignored, not added
+        done[var] = g
 
     def total(v: Variable) -> Variable | None:
         if v in done:
@@ -131,7 +135,7 @@ def _backprop(seeds: list, wrt: list, blockers: set) -> dict:
         elif len(parts) == 1:
             result = parts[0]
         else:
-            result = A.add(*parts)
+            result = functools.reduce(A.add, parts)  # binary adds: every backend has them
         done[v] = result
         return result
 

@@ -102,6 +102,6 @@ def _compare(i: int, var: Any, analytic: np.ndarray, numeric: np.ndarray, abs_to
         idx = np.unravel_index(int(np.argmax(np.where(bad | ~np.isfinite(analytic), abs_err, -1))), abs_err.shape)
         raise GradientError(
             f"verify_grad (test {test}): the gradient with respect to input {i} ({var.name}) disagrees with "
-            f"finite differences at element {tuple(int(k) for k in idx)}: analytic {analytic[idx]!r}, "
-            f"numeric {numeric[idx]!r}, abs error {abs_err[idx]:.3g} (tol {abs_tol}), rel error "
+            f"finite differences at element {tuple(int(k) for k in idx)}: analytic {float(analytic[idx]):.8g}, "
+            f"numeric {float(numeric[idx]):.8g}, abs error {abs_err[idx]:.3g} (tol {abs_tol}), rel error "
             f"{rel_err[idx]:.3g} (tol {rel_tol}); {int(bad.sum())} of {bad.size} elements out of tolerance")

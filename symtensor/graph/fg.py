@@ -57,22 +57,28 @@ class FunctionGraph:
             self.clients[v] = []
             self.variables.add(v)
 
-    def _import_var(self, var: Variable) -> None:
-        for node in toposort([var], blockers=self.inputs):
-            if node in self.apply_nodes:
-                continue
-            self.apply_nodes.add(node)
-            for i, inp in enumerate(node.inputs):
+    def _check_importable(self, var: Variable) -> list:
+        """The nodes ``var`` would bring in, after checking that none needs a missing input
+        (so a failed import leaves the graph unchanged)."""
+        new_nodes = [n for n in toposort([var], blockers=self.inputs) if n not in self.apply_nodes]
+        for node in new_nodes:
+            for inp in node.inputs:
                 if inp.owner is None and not isinstance(inp, Constant) and inp not in self.clients:
                     raise MissingInputError(f"variable {inp} is needed by {node.op} but is not an input of "
                                             f"the graph; add it to the inputs (or use givens)")
+        if var.owner is None and not isinstance(var, Constant) and var not in self.clients:
+            raise MissingInputError(f"output {var} is a free variable that is not an input of the graph")
+        return new_nodes
+
+    def _import_var(self, var: Variable) -> None:
+        for node in self._check_importable(var):
+            self.apply_nodes.add(node)
+            for i, inp in enumerate(node.inputs):
                 self._add_variable(inp)
                 self.clients[inp].append((node, i))
             for out in node.outputs:
                 self._add_variable(out)
             self._notify("on_import", node)
-        if var.owner is None and not isinstance(var, Constant) and var not in self.clients:
-            raise MissingInputError(f"output {var} is a free variable that is not an input of the graph")
         self._add_variable(var)
 
     def _prune(self, var: Variable) -> None:
@@ -102,13 +108,14 @@ class FunctionGraph:
 
     # --- editing -------------------------------------------------------------------------
     def change_node_input(self, node: Any, i: int, new: Variable) -> None:
+        """Make input ``i`` of ``node`` (or output ``i`` when node is OUTPUT) be ``new``."""
+        self._import_var(new)  # first: a MissingInputError must leave the graph as it was
         if node == OUTPUT:
             old = self.outputs[i]
             self.outputs[i] = new
         else:
             old = node.inputs[i]
             node.inputs[i] = new
-        self._import_var(new)
         self.clients[new].append((node, i))
         self.clients[old].remove((node, i))
         self._notify("on_change_input", node, i, old, new)
@@ -150,6 +157,7 @@ class FunctionGraph:
         return FunctionGraph(self.inputs, self.outputs, clone=True)
 
     def check_integrity(self) -> None:
+        """Raise InconsistencyError unless the node set and client lists match the graph."""
         nodes = set(self.toposort())
         if nodes != self.apply_nodes:
             raise InconsistencyError("apply_nodes is out of date with the graph")
@@ -157,6 +165,14 @@ class FunctionGraph:
             for i, inp in enumerate(node.inputs):
                 if (node, i) not in self.clients.get(inp, []):
                     raise InconsistencyError(f"missing client entry for {node}, input {i}")
+        for i, out in enumerate(self.outputs):
+            if (OUTPUT, i) not in self.clients.get(out, []):
+                raise InconsistencyError(f"missing client entry for output {i} ({out})")
+        for var, clients in self.clients.items():
+            for node, i in clients:
+                used = self.outputs[i] if node == OUTPUT else (node.inputs[i] if node in nodes else None)
+                if used is not var:
+                    raise InconsistencyError(f"stale client entry ({node}, {i}) for {var}")
 
     def __str__(self) -> str:
         return f"FunctionGraph({', '.join(map(str, self.outputs))})"

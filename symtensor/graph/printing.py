@@ -63,7 +63,7 @@ def debugprint(obj: Any, file: TextIO | str | None = None, depth: int = -1, prin
 
     expanded: set = set()
 
-    def visit(v: Variable, prefix: str, level: int) -> None:
+    def visit(v: Variable, prefix: str, level: int, child_prefix: str = "") -> None:
         label = _label(v)
         tid = ident(v)
         typ = f" <{v.type}>" if print_type else ""
@@ -76,12 +76,15 @@ def debugprint(obj: Any, file: TextIO | str | None = None, depth: int = -1, prin
         if node is None or seen_before or (0 <= depth <= level):
             return
         expanded.add(node)
-        for inp in node.inputs:
-            visit(inp, (prefix.replace("|", " ") + " |") if prefix else " |", level + 1)
+        # Theano's layout: a child line starts with " |"; the bar continues below a child
+        # while it has later siblings
+        for k, inp in enumerate(node.inputs):
+            last = k == len(node.inputs) - 1
+            visit(inp, child_prefix + " |", level + 1, child_prefix + ("  " if last else " |"))
         for inner in node.op.inner_graphs():
-            buf.write(f"{prefix} > inner graph of {node.op}:\n")
+            buf.write(f"{child_prefix} > inner graph of {node.op}:\n")
             for o in inner.outputs:
-                visit(o, prefix + "   >", level + 1)
+                visit(o, child_prefix + "   >", level + 1, child_prefix + "   >")
 
     for out in outputs:
         visit(out, "", 0)
@@ -140,19 +143,23 @@ def pydotprint(obj: Any, outfile: str | None = None, format: str = "png", **_ign
             names[key] = f"n{len(names)}"
         return names[key]
 
+    def leaf_id(v: Variable) -> str:
+        """The id of an ownerless variable, declared (once) as an ellipse."""
+        if v not in names:
+            lines.append(f'  {node_id(v)} [shape=ellipse, label="{_escape(_label(v))}"];')
+        return names[v]
+
     for node in toposort(outputs):
         nid = node_id(node)
         lines.append(f'  {nid} [shape=box, label="{_escape(str(node.op))}"];')
         for i, inp in enumerate(node.inputs):
             if inp.owner is None:
-                vid = node_id(inp)
-                lines.append(f'  {vid} [shape=ellipse, label="{_escape(_label(inp))}"];')
-                lines.append(f"  {vid} -> {nid};")
+                lines.append(f"  {leaf_id(inp)} -> {nid};")
             else:
                 lines.append(f'  {node_id(inp.owner)} -> {nid} [label="{_escape(str(inp.type))}"];')
     for k, out in enumerate(outputs):
         lines.append(f'  out{k} [shape=plaintext, label="output {k}"];')
-        src = node_id(out.owner) if out.owner is not None else node_id(out)
+        src = node_id(out.owner) if out.owner is not None else leaf_id(out)
         lines.append(f"  {src} -> out{k};")
     lines.append("}")
     source = "\n".join(lines) + "\n"

@@ -68,7 +68,10 @@ class TensorType(Type):
                  name: str | None = None, shape: Sequence | None = None):
         if dtype == "floatX":
             dtype = config.floatX
-        dtype = str(np.dtype(dtype))
+        try:
+            dtype = str(np.dtype(dtype))
+        except TypeError:
+            raise TypeError(f"unknown dtype {dtype!r}; expected one of {ALL_DTYPES}") from None
         if dtype not in ALL_DTYPES:
             raise TypeError(f"unsupported dtype {dtype!r}; expected one of {ALL_DTYPES}")
         if shape is None:
@@ -167,16 +170,15 @@ class TensorType(Type):
                 raise TypeError(f"cannot convert {type(data).__name__} to a numeric array")
             if allow_downcast or np.can_cast(raw.dtype, target, casting="safe"):
                 return raw.astype(target)
-            converted = raw.astype(target)
-            python_float_to_floatx = (allow_downcast is None and raw.dtype.kind == "f"
-                                      and self.dtype == config.floatX and not isinstance(data, np.generic))
-            python_int_fits = (raw.dtype.kind in "biu" and target.kind in "biuf"
-                               and not isinstance(data, np.generic)
-                               and np.array_equal(converted.astype(raw.dtype), raw))
-            if python_float_to_floatx or python_int_fits:
+            with np.errstate(all="ignore"):
+                converted = raw.astype(target)
+            python_float_to_floatx = (allow_downcast is None and type(data) is float
+                                      and self.dtype == config.floatX)
+            if python_float_to_floatx or _lossless(raw, converted):
                 return converted
-            raise TypeError(f"expected dtype {self.dtype}, got data of dtype {raw.dtype}; converting "
-                            f"would lose precision. Pass allow_input_downcast=True to allow it")
+            raise TypeError(f"expected dtype {self.dtype}, got data of dtype {raw.dtype} that {self.dtype} "
+                            f"cannot represent exactly; converting would lose precision. Pass "
+                            f"allow_input_downcast=True to allow it")
         if hasattr(data, "__array__"):
             return self._convert(np.asarray(data), allow_downcast)
         raise TypeError(f"expected array-like data for {self}, got {type(data).__name__}")
@@ -197,6 +199,15 @@ class TensorType(Type):
             atol = atol if atol is not None else (1e-5 if lowp else 1e-9)
             return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
         return bool(np.array_equal(a, b))
+
+
+def _lossless(raw: np.ndarray, converted: np.ndarray) -> bool:
+    """Whether ``converted`` holds exactly the values of ``raw`` (NaN equal to NaN): Theano
+    accepts non-ndarray data (Python numbers, lists, numpy scalars) whenever the conversion
+    to the type's dtype loses nothing."""
+    with np.errstate(all="ignore"):
+        back = converted.astype(raw.dtype)
+    return bool(np.array_equal(back, raw, equal_nan=raw.dtype.kind in "fc"))
 
 
 def upcast(*dtypes: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..graph.basic import Apply, Op, Variable
+from ..graph.basic import Apply, Constant, Op, Variable, clone_replace, graph_inputs
 from ..graph.fg import FunctionGraph
 from ..graph.interpreter import Interpreter
 from .basic import as_tensor_variable
@@ -18,8 +18,10 @@ from .basic import as_tensor_variable
 class OpFromGraph(Op):
     """Call ``outputs`` (a function of ``inputs``) as a single node.
 
-    ``inputs`` must be free variables; shared variables and constants inside the graph are
-    captured as they are.
+    ``inputs`` must be free variables. Constants inside the graph are captured as they are;
+    shared variables it uses become implicit inputs (``shared_inputs``), appended to the
+    node's inputs, so the function reads their current value and grad reaches them (as
+    in Theano).
     """
 
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], inline: bool = False,
@@ -29,7 +31,9 @@ class OpFromGraph(Op):
         for i, v in enumerate(inputs):
             if not isinstance(v, Variable) or v.owner is not None:
                 raise TypeError(f"OpFromGraph: input {i} must be a free symbolic variable, got {v}")
-        self.fgraph = FunctionGraph(list(inputs), list(outputs), clone=True)
+        self.shared_inputs = _implicit_shared(list(inputs), list(outputs))
+        self.fgraph = FunctionGraph(list(inputs) + self.shared_inputs, list(outputs), clone=True)
+        self.n_explicit = len(inputs)
         self.inline = inline
         self.name = name or "OpFromGraph"
         self._runner = None
@@ -53,8 +57,12 @@ class OpFromGraph(Op):
         return [self.fgraph]
 
     def make_node(self, *inputs: Any) -> Apply:
+        """Apply to the explicit inputs (the shared ones are appended); a rebuild through
+        ``clone_with_new_inputs`` may pass all of them."""
+        if len(inputs) == self.n_explicit:
+            inputs = tuple(inputs) + tuple(self.shared_inputs)
         if len(inputs) != len(self.fgraph.inputs):
-            raise TypeError(f"{self}: expected {len(self.fgraph.inputs)} inputs, got {len(inputs)}")
+            raise TypeError(f"{self}: expected {self.n_explicit} inputs, got {len(inputs)}")
         converted = []
         for i, (v, inner) in enumerate(zip(inputs, self.fgraph.inputs)):
             v = as_tensor_variable(v)
@@ -74,4 +82,23 @@ class OpFromGraph(Op):
             cell[0] = value.copy() if hasattr(value, "copy") and any(value is i for i in inputs) else value
 
     def infer_shape(self, node: Apply, input_shapes: list) -> list:
-        raise NotImplementedError("OpFromGraph.infer_shape")
+        """The shapes of the inner outputs, computed on the node's actual inputs."""
+        from .shape import shape_tuple
+        outs = clone_replace(self.fgraph.outputs, dict(zip(self.fgraph.inputs, node.inputs)), strict=False)
+        return [shape_tuple(o) for o in outs]
+
+
+def _implicit_shared(inputs: list, outputs: list) -> list:
+    """The shared variables the outputs use besides ``inputs``; any other free variable
+    that is not an input is an error naming it."""
+    given = set(inputs)
+    shared = []
+    for v in graph_inputs(outputs, blockers=inputs):
+        if v in given or isinstance(v, Constant):
+            continue
+        if getattr(v, "is_shared", False):
+            shared.append(v)
+        else:
+            raise TypeError(f"OpFromGraph: the outputs depend on {v}, which is not among the inputs; add it "
+                            f"to the inputs")
+    return shared
