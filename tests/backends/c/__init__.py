@@ -1,0 +1,1 @@
+"""Tests of the C backend: toolchain, disk cache, build and load."""
