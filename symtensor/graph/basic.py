@@ -141,6 +141,8 @@ class Constant(Variable):
         super().__init__(type, None, None, name)
         self.data = type.filter(data)
         if isinstance(self.data, np.ndarray):
+            if self.data is data or (isinstance(data, np.ndarray) and np.may_share_memory(self.data, data)):
+                self.data = self.data.copy()   # freeze our own copy, never the caller's array
             self.data.setflags(write=False)
 
     def signature(self) -> tuple:

@@ -60,7 +60,7 @@ class FunctionGraph:
     def _check_importable(self, var: Variable) -> list:
         """The nodes ``var`` would bring in, after checking that none needs a missing input
         (so a failed import leaves the graph unchanged)."""
-        new_nodes = [n for n in toposort([var], blockers=self.inputs) if n not in self.apply_nodes]
+        new_nodes = self._new_nodes(var)
         for node in new_nodes:
             for inp in node.inputs:
                 if inp.owner is None and not isinstance(inp, Constant) and inp not in self.clients:
@@ -69,6 +69,28 @@ class FunctionGraph:
         if var.owner is None and not isinstance(var, Constant) and var not in self.clients:
             raise MissingInputError(f"output {var} is a free variable that is not an input of the graph")
         return new_nodes
+
+    def _new_nodes(self, var: Variable) -> list:
+        """The nodes computing ``var`` that are not in the graph yet, in topological order.
+        The walk stops at nodes already in the graph, so a replacement costs only its new part."""
+        order: list = []
+        seen: set = set()
+        stack = [(var.owner, False)] if var.owner is not None else []
+        inputs = set(self.inputs)
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if node in seen or node in self.apply_nodes:
+                continue
+            seen.add(node)
+            stack.append((node, True))
+            for inp in reversed(node.inputs):
+                if inp.owner is not None and inp not in inputs and inp.owner not in seen \
+                        and inp.owner not in self.apply_nodes:
+                    stack.append((inp.owner, False))
+        return order
 
     def _import_var(self, var: Variable) -> None:
         for node in self._check_importable(var):

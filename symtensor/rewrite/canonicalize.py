@@ -1,0 +1,245 @@
+"""Canonicalize: constant folding, merging identical subgraphs, algebraic identities,
+combining constant operands, and dimshuffle merging and lifting. After this phase equal computations are one node and trivial
+arithmetic is gone, so later phases see fewer shapes of the same thing."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from ..graph.basic import Apply, Constant, Variable
+from ..graph.fg import OUTPUT, FunctionGraph
+from ..ops.alloc import Alloc
+from ..ops.basic import constant
+from ..ops.elemwise import DimShuffle, Elemwise
+from .engine import GraphPass, NodePass, RewriteLog, node_rewriter
+
+FOLD_LIMIT = 1 << 16   # larger constant results stay computed at run time
+
+
+def scalar_constant_value(v: Variable) -> Any:
+    """The single value a constant (or a dimshuffled constant) holds everywhere, else None."""
+    while v.owner is not None and isinstance(v.owner.op, DimShuffle):
+        v = v.owner.inputs[0]
+    if not isinstance(v, Constant):
+        return None
+    data = np.asarray(v.data)
+    if data.size == 0:
+        return None
+    first = data.flat[0]
+    if data.size > 1 and not np.all(data == first):
+        return None
+    return first.item() if hasattr(first, "item") else first
+
+
+def is_scalar_constant(v: Variable, value: float) -> bool:
+    got = scalar_constant_value(v)
+    return got is not None and not isinstance(got, complex) and got == value
+
+
+def _elemwise_name(node: Apply) -> str | None:
+    return node.op.scalar_op.name if isinstance(node.op, Elemwise) else None
+
+
+# --- constant folding ------------------------------------------------------------------------
+@node_rewriter(None, name="constant_folding")
+def constant_folding(fgraph: FunctionGraph, node: Apply):
+    """A node whose inputs are all constants is computed now and replaced by its value."""
+    if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
+        return None
+    if isinstance(node.op, Alloc) or not node.op.do_constant_folding(node) or node.op.inner_graphs():
+        return None
+    cells = [[None] for _ in node.outputs]
+    try:
+        node.op.perform(node, [i.data for i in node.inputs], cells)
+    except Exception:      # the error is raised again, with context, when the function runs
+        return None
+    values = [c[0] for c in cells]
+    if any(np.size(v) > FOLD_LIMIT for v in values):
+        return None
+    try:
+        return [out.type.constant_class(out.type, v) for out, v in zip(node.outputs, values)]
+    except (TypeError, ValueError):
+        return None
+
+
+# --- merge (common subexpressions) -------------------------------------------------------------
+def merge_pass(fgraph: FunctionGraph, log: RewriteLog) -> bool:
+    """Make equal constants one variable and equal (op, inputs) nodes one node."""
+    changed = False
+    constants: dict = {}
+    for v in list(fgraph.variables):
+        if isinstance(v, Constant) and v in fgraph.clients:
+            key = v.signature()
+            try:
+                hash(key)
+            except TypeError:
+                continue
+            kept = constants.setdefault(key, v)
+            if kept is not v and kept.type == v.type:
+                fgraph.replace(v, kept, reason="merge")
+                log.applied.append(("merge", "merge", f"constant {v}"))
+                changed = True
+    seen: dict = {}
+    for node in fgraph.toposort():
+        if node not in fgraph.apply_nodes:
+            continue
+        key = (node.op, tuple(id(i) for i in node.inputs))
+        try:
+            other = seen.setdefault(key, node)
+        except TypeError:   # an op whose props are unhashable is never merged
+            continue
+        if other is node:
+            continue
+        if all(a.type == b.type for a, b in zip(node.outputs, other.outputs)):
+            for old, new in zip(node.outputs, other.outputs):
+                if old in fgraph.clients:
+                    fgraph.replace(old, new, reason="merge")
+            log.applied.append(("merge", "merge", str(node.op)))
+            changed = True
+    return changed
+
+
+# --- algebraic identities ----------------------------------------------------------------------
+def _same_type_or_none(node: Apply, v: Variable):
+    return [v] if v.type == node.outputs[0].type else None
+
+
+@node_rewriter([Elemwise], name="neutral_operands")
+def neutral_operands(fgraph: FunctionGraph, node: Apply):
+    """x + 0 -> x, x * 1 -> x, x - 0 -> x, x / 1 -> x, x ** 1 -> x (types permitting)."""
+    name = _elemwise_name(node)
+    ins = node.inputs
+    if name in ("add", "mul"):
+        neutral = 0 if name == "add" else 1
+        rest = [i for i in ins if not is_scalar_constant(i, neutral)]
+        if len(rest) == len(ins) or not rest:
+            return None
+        if len(rest) == 1:
+            return _same_type_or_none(node, rest[0])
+        new = node.op(*rest)
+        return _same_type_or_none(node, new)
+    if name in ("sub",) and is_scalar_constant(ins[1], 0):
+        return _same_type_or_none(node, ins[0])
+    if name in ("true_div", "pow") and is_scalar_constant(ins[1], 1):
+        return _same_type_or_none(node, ins[0])
+    return None
+
+
+@node_rewriter([Elemwise], name="double_negation")
+def double_negation(fgraph: FunctionGraph, node: Apply):
+    """-(-x) -> x."""
+    if _elemwise_name(node) != "neg":
+        return None
+    inner = node.inputs[0].owner
+    if inner is not None and _elemwise_name(inner) == "neg":
+        return _same_type_or_none(node, inner.inputs[0])
+    return None
+
+
+def _absorbable(fgraph: FunctionGraph, v: Variable, op: Any, out_type: Any) -> bool:
+    """Whether ``v`` is computed by ``op``, used only once and of the type ``out_type``."""
+    inner = v.owner
+    return (inner is not None and inner.op == op and v.type == out_type
+            and len(fgraph.clients.get(v, ())) == 1)
+
+
+@node_rewriter([Elemwise], name="flatten_associative")
+def flatten_associative(fgraph: FunctionGraph, node: Apply):
+    """add(add(a, b), c) -> add(a, b, c) (same for mul) when the inner result has no other use.
+
+    A whole nested chain is flattened at once, at its outermost node (an inner node whose
+    only client would absorb it declines), so a chain of n additions costs O(n), not O(n^2)."""
+    name = _elemwise_name(node)
+    if name not in ("add", "mul"):
+        return None
+    out = node.outputs[0]
+    clients = fgraph.clients.get(out, ())
+    if len(clients) == 1 and clients[0][0] != OUTPUT:
+        parent = clients[0][0]
+        if _absorbable(fgraph, out, parent.op, parent.outputs[0].type):
+            return None   # the parent flattens this node together with the rest of the chain
+    new_inputs, changed = [], False
+    stack = list(reversed(node.inputs))
+    while stack:
+        v = stack.pop()
+        if _absorbable(fgraph, v, node.op, out.type):
+            stack.extend(reversed(v.owner.inputs))
+            changed = True
+        else:
+            new_inputs.append(v)
+    if not changed:
+        return None
+    return _same_type_or_none(node, node.op(*new_inputs))
+
+
+@node_rewriter([Elemwise], name="combine_constants")
+def combine_constants(fgraph: FunctionGraph, node: Apply):
+    """2 * x * 3 -> 6 * x, 1 + x + 2 -> 3 + x: the scalar constants of one add/mul become one.
+
+    Only when every operand already has the result's dtype, so that no intermediate rounding
+    or integer wrap-around of the original order is skipped."""
+    name = _elemwise_name(node)
+    if name not in ("add", "mul"):
+        return None
+    out = node.outputs[0]
+    if any(i.dtype != out.dtype for i in node.inputs):
+        return None
+    consts, rest = [], []
+    for i in node.inputs:
+        value = scalar_constant_value(i) if all(i.broadcastable) else None
+        if value is None:
+            rest.append(i)
+        else:
+            consts.append(np.asarray(value, dtype=out.dtype))
+    if len(consts) < 2 or not rest:
+        return None
+    with np.errstate(all="ignore"):
+        value = functools.reduce(node.op.scalar_op.impl, consts)
+    folded = constant(np.asarray(value).astype(out.dtype), dtype=out.dtype)
+    return _same_type_or_none(node, node.op(folded, *rest))
+
+
+@node_rewriter([DimShuffle], name="merge_dimshuffles")
+def merge_dimshuffles(fgraph: FunctionGraph, node: Apply):
+    """dimshuffle(dimshuffle(x)) -> one dimshuffle; an identity dimshuffle -> x."""
+    op = node.op
+    if op.new_order == tuple(range(op.input_ndim)):
+        return _same_type_or_none(node, node.inputs[0])
+    inner = node.inputs[0].owner
+    if inner is None or not isinstance(inner.op, DimShuffle):
+        return None
+    first = inner.op.new_order
+    composed = tuple("x" if o == "x" else first[o] for o in op.new_order)
+    x = inner.inputs[0]
+    if composed == tuple(range(x.ndim)):
+        return _same_type_or_none(node, x)
+    return _same_type_or_none(node, DimShuffle(x.ndim, composed)(x))
+
+
+@node_rewriter([DimShuffle], name="lift_dimshuffle")
+def lift_dimshuffle(fgraph: FunctionGraph, node: Apply):
+    """dimshuffle(f(x, y)) -> f(dimshuffle(x), dimshuffle(y)) for an elementwise f whose result
+    has no other use: the dimshuffles move towards the inputs (where they merge or fold into
+    constants) and the elementwise nodes they separated become adjacent, hence fusable.
+
+    Axes a dimshuffle drops are broadcastable in f's result, so in every input of f too."""
+    v = node.inputs[0]
+    inner = v.owner
+    if (inner is None or not isinstance(inner.op, Elemwise) or len(inner.outputs) != 1
+            or len(fgraph.clients.get(v, ())) != 1):
+        return None
+    lifted = [DimShuffle(i.ndim, node.op.new_order)(i) for i in inner.inputs]
+    return _same_type_or_none(node, inner.op(*lifted))
+
+
+CANONICALIZE = [
+    NodePass("local_canonicalize", [constant_folding, neutral_operands, double_negation,
+                                    merge_dimshuffles, lift_dimshuffle]),
+    # after the simplifications above, so that each add/mul chain is final when flattened
+    # (flattening while its links are still being rewritten would rebuild it once per link)
+    NodePass("local_flatten", [flatten_associative, combine_constants, neutral_operands,
+                               constant_folding]),
+    GraphPass("merge", merge_pass),
+]
