@@ -15,18 +15,12 @@ from .shape import (addbroadcast, flatten, patternbroadcast, reshape, shape, spe
                     specify_shape, squeeze, unbroadcast)
 from .alloc import (alloc, arange, eye, fill, identity_like, ones, ones_like, second, tensor_copy,
                     zeros, zeros_like)
-try:  # TEMPORARY while families are being written
-    from .join import concatenate, join, repeat, split, stack, tile
-except ImportError:
-    pass
-try:
-    from .subtensor import getitem, inc_subtensor, set_subtensor, take
-except ImportError:
-    pass
-try:
-    from .blas import batched_dot, batched_tensordot, dot, outer, tensordot
-except ImportError:
-    pass
+from .join import concatenate, join, split, stack
+from .tile import repeat, tile
+from .subtensor import getitem, inc_subtensor, set_subtensor
+from .advanced_subtensor import (advanced_inc_subtensor1, advanced_set_subtensor1, advanced_subtensor1,
+                                 take)
+from .blas import batched_dot, batched_tensordot, dot, outer, tensordot
 from .misc import zero_grad, disconnected_grad, grad_clip
 from .opfromgraph import OpFromGraph
 

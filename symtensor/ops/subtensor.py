@@ -1,6 +1,8 @@
-"""Indexing: basic ``x[...]`` (``Subtensor``, a view), advanced indexing with integer arrays and
-boolean masks (``AdvancedSubtensor``, numpy's placement rules), and the functional updates
-``set_subtensor``/``inc_subtensor`` (``IncSubtensor``, ``AdvancedIncSubtensor``), plus ``take``.
+"""Indexing, basic part: ``x[...]`` with ints, slices, newaxis and Ellipsis (``Subtensor``, a
+view) and its functional update ``set_subtensor``/``inc_subtensor`` (``IncSubtensor``), plus
+what every indexing op shares: parsing a Python index, slice lengths, the op base classes and
+the public ``getitem``/``set_subtensor``/``inc_subtensor``. Integer-array and boolean-mask
+indexing (and ``take``) live in ``advanced_subtensor``.
 
 An op's ``idx_list`` (its only structural prop) describes the index, one entry per index item:
 a constant ``int``; ``SYM`` (an integer scalar taken from the node's inputs); a slice as
@@ -11,13 +13,14 @@ the increments, ``y``) as node inputs in the order they appear.
 """
 from __future__ import annotations
 
+import functools
 import operator
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..config import config
-from ..graph.basic import Apply, Constant, Op, Variable
+from ..graph.basic import Apply, Constant, Op, Variable, with_user_line
 from ..graph.null import disconnected_type
 from ..graph.type import TensorType
 from .basic import as_tensor_variable, constant, is_python_scalar
@@ -26,10 +29,11 @@ from .elemwise import cast, dimshuffle, sum_to_broadcastable
 SYM = "?"
 ARRAY = "array"
 _UNKNOWN = object()  # a symbolic slice bound during static shape inference
+FULL_SLICE = ("slice", None, None, None)
 
 
 def _isint(v: Any) -> bool:
-    return isinstance(v, (int, np.integer))
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _api():
@@ -37,8 +41,31 @@ def _api():
     return api
 
 
+def _advanced():
+    """The advanced-indexing module (imported lazily: it builds on this one)."""
+    from . import advanced_subtensor
+    return advanced_subtensor
+
+
+class IndexingError(IndexError, ValueError):
+    """An index that cannot apply to the tensor (too many indices, out of bounds, mismatched
+    mask or index shapes): numpy raises IndexError there and Theano ValueError; this is both."""
+
+
+def _traced(fn: Callable) -> Callable:
+    """Build errors of ``fn`` name the user's source line."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except (TypeError, ValueError) as err:
+            raise with_user_line(err, f"while building {fn.__name__}") from None
+    return wrapper
+
+
 # --- index normalisation and parsing ----------------------------------------------------------
 def _norm_entry(e: Any, advanced: bool) -> Any:
+    """One ``idx_list`` entry in canonical form (slices as 4-tuples, ints as ``int``)."""
     if e is None or (isinstance(e, str) and e in (SYM, ARRAY)):
         if e == ARRAY and not advanced:
             raise TypeError("basic indexing (Subtensor) takes no index arrays; use AdvancedSubtensor")
@@ -52,7 +79,7 @@ def _norm_entry(e: Any, advanced: bool) -> Any:
                 raise TypeError(f"slice bounds must be None, an int or {SYM!r}, got {b!r}")
             parts.append(b if b is None or isinstance(b, str) else int(b))
         return ("slice",) + tuple(parts)
-    if _isint(e) and not isinstance(e, (bool, np.bool_)):
+    if _isint(e):
         return int(e)
     raise TypeError(f"invalid idx_list entry {e!r}")
 
@@ -64,17 +91,28 @@ def _check_scalar_int(v: Variable, what: str) -> None:
 
 def _bound(b: Any, part: str) -> Any:
     """A slice bound: None, a Python int, or a symbolic integer scalar."""
-    if b is None or (_isint(b) and not isinstance(b, Variable)):
-        return None if b is None else operator.index(b)
+    if b is None:
+        return None
     if isinstance(b, Variable):
         _check_scalar_int(b, f"slice {part} {b}")
         return int(b.data) if isinstance(b, Constant) else b
-    raise TypeError(f"slice {part} {b!r} ({type(b).__name__}) is not an integer, None or an integer "
-                    f"scalar variable")
+    try:
+        return operator.index(b)  # ints, numpy integers and 0-d integer arrays
+    except TypeError:
+        raise TypeError(f"slice {part} {b!r} ({type(b).__name__}) is not an integer, None or an "
+                        f"integer scalar variable") from None
+
+
+def _flat(seq):
+    for v in seq:
+        if isinstance(v, (list, tuple)):
+            yield from _flat(v)
+        else:
+            yield v
 
 
 def _index_var(e: Any) -> Any:
-    """One index item as: int, SYM-variable, ("slice", ...), None, Ellipsis or ("arr", variable)."""
+    """One index item as: int, ("sym", var), ("slice", ...), None, Ellipsis or ("arr", var)."""
     if e is None or e is Ellipsis:
         return e
     if isinstance(e, slice):
@@ -92,6 +130,8 @@ def _index_var(e: Any) -> Any:
         if e.ndim == 0 and e.dtype != "bool":
             return int(e.data) if isinstance(e, Constant) else ("sym", e)
         return ("arr", e)
+    if isinstance(e, range):
+        e = list(e)
     if isinstance(e, (list, tuple, np.ndarray)):
         if isinstance(e, (list, tuple)) and any(isinstance(v, Variable) for v in _flat(e)):
             return _index_var(as_tensor_variable(e))
@@ -106,32 +146,23 @@ def _index_var(e: Any) -> Any:
                     f"Ellipsis, integer arrays or boolean masks")
 
 
-def _flat(seq):
-    for v in seq:
-        if isinstance(v, (list, tuple)):
-            yield from _flat(v)
-        else:
-            yield v
-
-
 def _parse(x: Variable, index: Any) -> tuple:
     """(idx_list, index inputs, advanced?) for ``x[index]``."""
     if not isinstance(index, tuple):
         index = (index,)
     items = [_index_var(e) for e in index]
-    consumed = sum(0 if e is None or e is Ellipsis else
-                   (e[1].ndim if isinstance(e, tuple) and e[0] == "arr" and e[1].dtype == "bool" else 1)
+    consumed = sum(0 if e is None or e is Ellipsis else  # a boolean mask consumes its ndim axes
+                   e[1].ndim if isinstance(e, tuple) and e[0] == "arr" and e[1].dtype == "bool" else 1
                    for e in items)
     n_ell = sum(e is Ellipsis for e in items)
     if n_ell > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
+        raise IndexingError("an index can only have a single ellipsis ('...')")
     if consumed > x.ndim:
-        raise IndexError(f"too many indices for tensor {x}: it is {x.ndim}-dimensional, but {consumed} "
-                         f"were indexed")
-    full = ("slice", None, None, None)
+        raise IndexingError(f"too many indices for tensor {x}: it is {x.ndim}-dimensional, but {consumed} "
+                            f"were indexed")
     if n_ell:
         at = items.index(Ellipsis)
-        items[at:at + 1] = [full] * (x.ndim - consumed)
+        items[at:at + 1] = [FULL_SLICE] * (x.ndim - consumed)
     advanced = any(isinstance(e, tuple) and e[0] == "arr" for e in items)
     idx_list, inputs = [], []
     for e in items:
@@ -152,8 +183,34 @@ def _parse(x: Variable, index: Any) -> tuple:
     return tuple(idx_list), inputs, advanced
 
 
+def _input_entries(idx_list: Sequence) -> list:
+    """The placeholder kind of each index input, in input order."""
+    out = []
+    for e in idx_list:
+        if isinstance(e, tuple):
+            out.extend(SYM for b in e[1:] if b == SYM)
+        elif e in (SYM, ARRAY):
+            out.append(e)
+    return out
+
+
+def _n_consumed(idx_list: Sequence, idx_vars: Sequence) -> int:
+    """How many axes of ``x`` the index consumes."""
+    arrays = iter(v for v, e in zip(idx_vars, _input_entries(idx_list)) if e == ARRAY)
+    n = 0
+    for e in idx_list:
+        if e == ARRAY:
+            v = next(arrays)
+            n += v.ndim if v.dtype == "bool" else 1
+        elif e is not None:
+            n += 1
+    return n
+
+
 # --- shapes ---------------------------------------------------------------------------------
 def _static_slice_len(n: Any, start: Any, stop: Any, step: Any) -> int | None:
+    """Length of ``range(n)[start:stop:step]`` when known at build time (n: int or None;
+    bounds: int, None or _UNKNOWN), else None."""
     if step == 0:
         raise ValueError("slice step cannot be zero")
     if n == 0:
@@ -207,131 +264,40 @@ def _sym_slice_len(n, start, stop, step):
     return cast(res, "int64") if isinstance(res, Variable) else res
 
 
-def _broadcast(shapes: list, static: bool) -> list:
-    nd = max(len(s) for s in shapes)
-    out = []
-    for d in range(nd):
-        sizes = [s[d - nd + len(s)] for s in shapes if d - nd + len(s) >= 0]
-        if static:
-            known = {v for v in sizes if v is not None and v != 1}
-            if len(known) > 1:
-                raise IndexError(f"shape mismatch: indexing arrays could not be broadcast together with "
-                                 f"shapes {' '.join(str(tuple(s)) for s in shapes)}")
-            out.append(known.pop() if known else (None if None in sizes else 1))
-            continue
-        fixed = [v for v in sizes if _isint(v) and v != 1]
-        rest = [v for v in sizes if not _isint(v)]
-        if fixed:
-            out.append(fixed[0])
-        elif not rest:
-            out.append(1)
-        else:
-            res = rest[0]
-            for v in rest[1:]:
-                res = _api().switch(_api().eq(res, 1), v, res)
-            out.append(res)
-    return out
+def _slice_entry_len(e: tuple, n: Any, inputs: Any, static: bool):
+    """Length of slice entry ``e`` over an axis of size ``n``; its SYM bounds are taken from
+    the iterator ``inputs`` (static: they are unknown)."""
+    bounds = []
+    for b in e[1:]:
+        if b == SYM:
+            v = next(inputs)
+            b = _UNKNOWN if static else v
+        bounds.append(b)
+    return (_static_slice_len if static else _sym_slice_len)(n, *bounds)
 
 
-def _adjacent(idx_list: Sequence, advanced: bool) -> tuple:
-    """Positions of the advanced entries and whether they are next to each other."""
-    pos = [i for i, e in enumerate(idx_list) if e == ARRAY or (advanced and _isint(e))] if advanced else []
-    return pos, bool(pos) and pos == list(range(pos[0], pos[0] + len(pos)))
+def _check_int_index(e: int, n: Any, axis: int) -> None:
+    """A constant integer index must fall inside a statically known axis size."""
+    if n is not None and _isint(n) and not -n <= e < n:
+        raise IndexingError(f"index {e} is out of bounds for axis {axis} with size {n}")
 
 
-def _layout(idx_list: Sequence, xshape: Sequence, idx_vars: Sequence, idx_shapes: Sequence,
-            static: bool) -> list:
-    """Output shape of indexing ``x`` (shape ``xshape``) by ``idx_list``.
-
-    ``static``: sizes are int|None and errors that are certain raise here; otherwise sizes are
-    ints or symbolic scalars (for infer_shape)."""
-    advanced = ARRAY in idx_list
-    it = iter(zip(idx_vars, idx_shapes))
-    out, adv, first, axis = [], [], None, 0
+def _basic_layout(idx_list: Sequence, xshape: Sequence, idx_vars: Sequence, static: bool) -> list:
+    """Output shape of basic indexing: ints drop an axis, slices resize it, newaxis adds one."""
+    inputs = iter(idx_vars)
+    out, axis = [], 0
     for e in idx_list:
         if e is None:
             out.append(1)
             continue
         if isinstance(e, tuple):
-            bounds = [b if b != SYM else (_UNKNOWN if static else next(it)[0]) for b in e[1:]]
-            if static:
-                for b in e[1:]:
-                    if b == SYM:
-                        next(it)
-            fn = _static_slice_len if static else _sym_slice_len
-            out.append(fn(xshape[axis], *bounds))
-            axis += 1
-            continue
-        if e == ARRAY:
-            var, size = next(it)
-            if var.dtype == "bool":
-                k = var.ndim
-                if static:
-                    _check_mask(var, xshape[axis:axis + k], axis)
-                shp = (_mask_count(var, static),)
-            else:
-                k, shp = 1, tuple(size)
-                if static and isinstance(var, Constant) and var.data.size and xshape[axis] is not None:
-                    n = xshape[axis]
-                    bad = var.data[(var.data >= n) | (var.data < -n)]
-                    if bad.size:
-                        raise IndexError(f"index {bad.flat[0]} is out of bounds for axis {axis} with size {n}")
-        else:
-            if e == SYM:
-                next(it)
-            elif static and xshape[axis] is not None and not -xshape[axis] <= e < xshape[axis]:
-                raise IndexError(f"index {e} is out of bounds for axis {axis} with size {xshape[axis]}")
-            if not advanced:
-                axis += 1
-                continue
-            k, shp = 1, ()
-        if first is None:
-            first = len(out)
-        adv.append(shp)
-        axis += k
-    out.extend(xshape[axis:])
-    if adv:
-        at = first if _adjacent(idx_list, advanced)[1] else 0
-        out[at:at] = _broadcast(adv, static)
-    return out
-
-
-def _check_mask(mask: Variable, dims: Sequence, axis: int) -> None:
-    for j, (m, n) in enumerate(zip(mask.type.shape, dims)):
-        if m is not None and n is not None and m != n:
-            raise IndexError(f"boolean index did not match indexed tensor along axis {axis + j}; size of "
-                             f"axis is {n} but size of corresponding boolean axis is {m}")
-
-
-def _mask_count(mask: Variable, static: bool):
-    if isinstance(mask, Constant):
-        return int(np.count_nonzero(mask.data))
-    if 0 in mask.type.shape:
-        return 0
-    return None if static else cast(_api().sum(mask), "int64")
-
-
-def _n_consumed(idx_list: Sequence, idx_vars: Sequence) -> int:
-    arrays = iter(v for v, e in zip(idx_vars, _input_entries(idx_list)) if e == ARRAY)
-    n = 0
-    for e in idx_list:
-        if e == ARRAY:
-            v = next(arrays)
-            n += v.ndim if v.dtype == "bool" else 1
-        elif e is not None:
-            n += 1
-    return n
-
-
-def _input_entries(idx_list: Sequence) -> list:
-    """The placeholder kind of each index input, in input order."""
-    out = []
-    for e in idx_list:
-        if isinstance(e, tuple):
-            out.extend(SYM for b in e[1:] if b == SYM)
-        elif e in (SYM, ARRAY):
-            out.append(e)
-    return out
+            out.append(_slice_entry_len(e, xshape[axis], inputs, static))
+        elif e == SYM:
+            next(inputs)
+        elif static:
+            _check_int_index(e, xshape[axis], axis)
+        axis += 1
+    return out + list(xshape[axis:])
 
 
 # --- the ops -------------------------------------------------------------------------------------
@@ -367,12 +333,17 @@ class _IndexOp(Op):
                                 f"or booleans")
         n = _n_consumed(self.idx_list, idx)
         if n > x.ndim:
-            raise IndexError(f"too many indices for tensor {x}: it is {x.ndim}-dimensional, but {n} "
-                             f"were indexed")
+            raise IndexingError(f"too many indices for tensor {x}: it is {x.ndim}-dimensional, but {n} "
+                                f"were indexed")
         return idx
 
+    def _layout(self, xshape: Sequence, idx_vars: Sequence, idx_shapes: Sequence, static: bool) -> list:
+        """Shape of ``x[index]``: ``static`` gives ints/None (and raises errors that are
+        certain), otherwise ints or symbolic scalars (for infer_shape)."""
+        return _basic_layout(self.idx_list, xshape, idx_vars, static)
+
     def _sub_shape(self, x: Variable, idx: Sequence) -> tuple:
-        return tuple(_layout(self.idx_list, x.type.shape, idx, [v.type.shape for v in idx], True))
+        return tuple(self._layout(x.type.shape, idx, [v.type.shape for v in idx], True))
 
     def _np_index(self, values: Sequence) -> tuple:
         it = iter(values)
@@ -394,6 +365,19 @@ class _IndexOp(Op):
         n_out = len(node.outputs)
         return [[i < self.n_values] * n_out for i in range(len(node.inputs))]
 
+    # batching hooks: where the batch axis of ``x`` lands in ``x[batched index]``
+    def _batch_moves(self, idx: Sequence) -> bool:
+        """Whether the batch axis of ``x`` does not come first in the indexed result."""
+        return False
+
+    def _batch_to_front(self, idx: Sequence, v: Variable) -> Variable:
+        """From the indexed layout of a batched ``x`` to the batch-first layout."""
+        return v
+
+    def _batch_from_front(self, idx: Sequence, v: Variable) -> Variable:
+        """From the batch-first layout to the indexed layout of a batched ``x``."""
+        return v
+
 
 class _SubtensorBase(_IndexOp):
     def make_node(self, x: Any, *idx: Any) -> Apply:
@@ -409,7 +393,7 @@ class _SubtensorBase(_IndexOp):
         output_storage[0][0] = np.asarray(res)
 
     def infer_shape(self, node: Apply, input_shapes: list) -> list:
-        return [tuple(_layout(self.idx_list, input_shapes[0], node.inputs[1:], input_shapes[1:], False))]
+        return [tuple(self._layout(input_shapes[0], node.inputs[1:], input_shapes[1:], False))]
 
     def L_op(self, inputs: list, outputs: list, output_grads: list) -> list:
         x, rest, (gz,) = inputs[0], inputs[1:], output_grads
@@ -429,20 +413,13 @@ class _SubtensorBase(_IndexOp):
             raise NotImplementedError(f"{self}: batching over the index inputs")
         if x.ndim == node.inputs[0].ndim:
             return [self(x, *idx)]
-        out = type(self)((("slice", None, None, None),) + self.idx_list)(x, *idx)
-        return [_batch_first(self.idx_list, node, out)]
+        out = type(self)((FULL_SLICE,) + self.idx_list)(x, *idx)
+        return [self._batch_to_front(node.inputs[1:], out)]
 
 
 class Subtensor(_SubtensorBase):
     """Basic indexing (ints, slices, newaxis): returns a view of ``x``."""
     view_map = {0: [0]}
-
-
-class AdvancedSubtensor(_SubtensorBase):
-    """Indexing with integer arrays and/or boolean masks (mixed with ints, slices, newaxis),
-    numpy's rules: the broadcast index dims replace the indexed axes in place when the
-    advanced indices are adjacent, else they come first. Returns a copy."""
-    advanced = True
 
 
 class _IncSubtensorBase(_IndexOp):
@@ -455,6 +432,9 @@ class _IncSubtensorBase(_IndexOp):
         self.set_instead_of_inc = bool(set_instead_of_inc)
         self.destroy_map = {0: [0]} if self.inplace else {}
 
+    def _verb(self) -> str:
+        return "set" if self.set_instead_of_inc else "increment"
+
     def make_node(self, x: Any, y: Any, *idx: Any) -> Apply:
         x = as_tensor_variable(x)
         y = _as_value(y, x.dtype)
@@ -464,8 +444,8 @@ class _IncSubtensorBase(_IndexOp):
         idx = self._check_index_inputs(x, idx)
         sub = self._sub_shape(x, idx)
         if y.ndim > len(sub):
-            raise ValueError(f"{self}: trying to {'set' if self.set_instead_of_inc else 'increment'} a "
-                             f"{len(sub)}-d subtensor with a {y.ndim}-d value {y}")
+            raise TypeError(f"{self}: trying to {self._verb()} a {len(sub)}-d subtensor with a "
+                            f"{y.ndim}-d value {y}")
         for ys, ss in zip(y.type.shape[::-1], sub[::-1]):
             if ys is not None and ys != 1 and ss is not None and ys != ss:
                 raise ValueError(f"{self}: y of shape {y.type.shape} does not broadcast to the indexed "
@@ -516,22 +496,21 @@ class _IncSubtensorBase(_IndexOp):
 
     def vectorize_node(self, node: Apply, x: Variable, y: Variable, *idx: Variable) -> list:
         x0, y0 = node.inputs[:2]
-        if _batched(node.inputs[2:], idx):
+        idx0 = node.inputs[2:]
+        if _batched(idx0, idx):
             raise NotImplementedError(f"{self}: batching over the index inputs")
         xb, yb = x.ndim > x0.ndim, y.ndim > y0.ndim
         if not xb and not yb:
             return [self(x, y, *idx)]
         if not xb:
             x = _api().alloc(x, y.shape[0], *[x.shape[i] for i in range(x.ndim)])
-        pad = len(self._sub_shape(x0, node.inputs[2:])) - y0.ndim
-        if yb:  # (B, *y) -> (B, 1.., *y), then B where the index puts it
-            y = dimshuffle(y, (0,) + ("x",) * pad + tuple(range(1, y.ndim)))
-            y = _move_batch(self.idx_list, node.inputs[2:], y, to_first=False)
-        elif not _adjacent(self.idx_list, self.advanced)[1] and self.advanced:
-            k = _adv_ndim(self.idx_list, node.inputs[2:])
-            order = ["x"] * pad + list(range(y.ndim))
-            y = dimshuffle(y, order[:k] + ["x"] + order[k:])
-        op = type(self)((("slice", None, None, None),) + self.idx_list, set_instead_of_inc=self.set_instead_of_inc)
+        if yb or self._batch_moves(idx0):
+            # y as (B or 1, 1.., *y): the batch axis first, then where the index puts it
+            pad = len(self._sub_shape(x0, idx0)) - y0.ndim
+            rest = tuple(range(1, y.ndim)) if yb else tuple(range(y.ndim))
+            y = dimshuffle(y, ((0,) if yb else ("x",)) + ("x",) * pad + rest)
+            y = self._batch_from_front(idx0, y)
+        op = type(self)((FULL_SLICE,) + self.idx_list, set_instead_of_inc=self.set_instead_of_inc)
         return [op(x, y, *idx)]
 
 
@@ -540,14 +519,7 @@ class IncSubtensor(_IncSubtensorBase):
     unless ``inplace`` (set by rewrites only)."""
 
 
-class AdvancedIncSubtensor(_IncSubtensorBase):
-    """Set or increment at an advanced index. Increments accumulate over repeated indices
-    (``numpy.add.at``); for a set the last write wins, as in numpy."""
-    advanced = True
-
-
-Subtensor.inc_class, AdvancedSubtensor.inc_class = IncSubtensor, AdvancedIncSubtensor
-IncSubtensor.sub_class, AdvancedIncSubtensor.sub_class = Subtensor, AdvancedSubtensor
+Subtensor.inc_class, IncSubtensor.sub_class = IncSubtensor, Subtensor
 
 
 def _as_value(y: Any, dtype: str) -> Variable:
@@ -569,6 +541,7 @@ def _as_value(y: Any, dtype: str) -> Variable:
 
 
 def _check_runtime_broadcast(op: Op, yvar: Variable, y: np.ndarray, target: tuple) -> None:
+    """``y`` must have the indexed shape, except on axes its type marks broadcastable."""
     if y.ndim > len(target):
         raise ValueError(f"{op}: y of shape {y.shape} has more dimensions than the indexed shape {target}")
     for j in range(1, y.ndim + 1):
@@ -582,42 +555,19 @@ def _batched(orig: Sequence, new: Sequence) -> bool:
     return any(n is not o and n.ndim == o.ndim + 1 for o, n in zip(orig, new))
 
 
-def _adv_ndim(idx_list: Sequence, idx: Sequence) -> int:
-    shapes = _layout(idx_list, (None,) * _n_consumed(idx_list, idx), idx, [v.type.shape for v in idx], True)
-    no_adv = [e for e in idx_list if e != ARRAY and not _isint(e)]
-    return len(shapes) - len(no_adv)
-
-
-def _move_batch(idx_list: Sequence, idx: Sequence, v: Variable, to_first: bool) -> Variable:
-    """Between the layout with the batch axis first and the one an advanced index gives a
-    batched input (batch axis after the advanced dims when these are not adjacent)."""
-    advanced = ARRAY in idx_list
-    if not advanced or _adjacent(idx_list, advanced)[1]:
-        return v
-    k = _adv_ndim(idx_list, idx)
-    rest = list(range(k + 1, v.ndim))
-    order = [k] + list(range(k)) + rest if to_first else list(range(1, k + 1)) + [0] + rest
-    return dimshuffle(v, order)
-
-
-def _batch_first(idx_list: Sequence, node: Apply, out: Variable) -> Variable:
-    return _move_batch(idx_list, node.inputs[1:], out, to_first=True)
-
-
 # --- public functions -------------------------------------------------------------------------
+@_traced
 def getitem(x: Any, index: Any) -> Variable:
     """``x[index]`` with numpy's semantics: basic indexing gives a view (Subtensor), integer
     arrays or boolean masks give AdvancedSubtensor."""
     x = as_tensor_variable(x)
     idx_list, inputs, advanced = _parse(x, index)
-    return (AdvancedSubtensor if advanced else Subtensor)(idx_list)(x, *inputs)
+    op_class = _advanced().AdvancedSubtensor if advanced else Subtensor
+    return op_class(idx_list)(x, *inputs)
 
 
-def inc_subtensor(x: Variable, y: Any, inplace: bool = False, set_instead_of_inc: bool = False,
-                  tolerate_inplace_aliasing: bool = False) -> Variable:
-    """The tensor ``x`` was indexed from, with ``y`` added at that index (repeated advanced
-    indices accumulate). ``x`` must be the result of indexing; the input is never modified
-    (``inplace`` is accepted for compatibility; rewrites decide)."""
+def _inc_subtensor(x: Variable, y: Any, set_instead_of_inc: bool) -> Variable:
+    """The update of the tensor that ``x`` was indexed from, by the matching increment op."""
     owner = getattr(x, "owner", None)
     if owner is None or not isinstance(owner.op, _SubtensorBase):
         raise TypeError(f"{'set' if set_instead_of_inc else 'inc'}_subtensor: x must be the result of "
@@ -626,49 +576,17 @@ def inc_subtensor(x: Variable, y: Any, inplace: bool = False, set_instead_of_inc
     return op(owner.inputs[0], y, *owner.inputs[1:])
 
 
-def set_subtensor(x: Variable, y: Any, inplace: bool = False, tolerate_inplace_aliasing: bool = False) -> Variable:
+@_traced
+def inc_subtensor(x: Variable, y: Any, inplace: bool = False, set_instead_of_inc: bool = False,
+                  tolerate_inplace_aliasing: bool = False) -> Variable:
+    """The tensor ``x`` was indexed from, with ``y`` added at that index (repeated advanced
+    indices accumulate, as ``numpy.add.at``). ``x`` must be the result of indexing; the
+    input is never modified (``inplace`` is accepted for compatibility; rewrites decide)."""
+    return _inc_subtensor(x, y, set_instead_of_inc)
+
+
+@_traced
+def set_subtensor(x: Variable, y: Any, inplace: bool = False,
+                  tolerate_inplace_aliasing: bool = False) -> Variable:
     """The tensor ``x`` was indexed from, with ``y`` written at that index (last write wins)."""
-    return inc_subtensor(x, y, inplace, set_instead_of_inc=True,
-                         tolerate_inplace_aliasing=tolerate_inplace_aliasing)
-
-
-def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> Variable:
-    """numpy.take: elements of ``a`` at ``indices`` along ``axis`` (flattened ``a`` if None);
-    ``mode`` 'raise', 'wrap' or 'clip' as in numpy."""
-    api = _api()
-    a = as_tensor_variable(a)
-    if axis is None:
-        a, axis = api.flatten(a, 1), 0
-    if not _isint(axis):
-        raise TypeError(f"take: axis must be an int or None, got {axis!r}")
-    if not -a.ndim <= axis < a.ndim:
-        raise ValueError(f"take: axis {axis} is out of range for a {a.ndim}-d tensor")
-    axis = int(axis) % a.ndim
-    if isinstance(indices, (list, tuple)) and not any(isinstance(v, Variable) for v in _flat(indices)):
-        arr = np.asarray(indices)
-        indices = arr.astype("int64") if arr.size == 0 else arr
-    idx = as_tensor_variable(indices)
-    if idx.dtype[0] not in "iub":
-        raise TypeError(f"take: indices {indices} have dtype {idx.dtype}; expected integers")
-    if idx.dtype == "bool":
-        idx = cast(idx, "int64")
-    if mode == "wrap":
-        idx = idx % api.shape(a)[axis]
-    elif mode == "clip":
-        idx = api.clip(idx, 0, api.shape(a)[axis] - 1)
-    elif mode != "raise":
-        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
-    return getitem(a, (slice(None),) * axis + (idx,))
-
-
-def advanced_subtensor1(x: Any, ilist: Any) -> Variable:
-    """``x[ilist]`` for an integer vector (Theano's AdvancedSubtensor1)."""
-    return getitem(x, as_tensor_variable(ilist))
-
-
-def advanced_inc_subtensor1(x: Any, y: Any, ilist: Any) -> Variable:
-    return inc_subtensor(advanced_subtensor1(x, ilist), y)
-
-
-def advanced_set_subtensor1(x: Any, y: Any, ilist: Any) -> Variable:
-    return set_subtensor(advanced_subtensor1(x, ilist), y)
+    return _inc_subtensor(x, y, set_instead_of_inc=True)
