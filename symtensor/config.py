@@ -7,8 +7,9 @@ Flags are read once at import from the ``SYMTENSOR_FLAGS`` environment variable
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
+import re
+import warnings
 from typing import Any, Callable
 
 
@@ -20,10 +21,20 @@ class _Flag:
         self.doc = doc
 
     def check(self, name: str, value: Any) -> Any:
-        value = self.convert(value)
+        try:
+            value = self.convert(value)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"config.{name}: {err}") from None
         if self.allowed is not None and value not in self.allowed:
             raise ValueError(f"config.{name}: {value!r} is not one of {self.allowed}")
         return value
+
+
+def _device(value: Any) -> str:
+    value = str(value)
+    if not re.fullmatch(r"cpu|cuda\d*", value):
+        raise ValueError(f"expected 'cpu', 'cuda' or 'cudaN' (N a GPU number), got {value!r}")
+    return value
 
 
 def _to_bool(value: Any) -> bool:
@@ -38,8 +49,8 @@ def _to_bool(value: Any) -> bool:
 
 _FLAGS: dict[str, _Flag] = {
     "floatX": _Flag("float64", ("float64", "float32", "float16"), doc="default float dtype"),
-    "device": _Flag("cpu", None, doc="'cpu' or 'cuda' (or 'cuda0', ...)"),
-    "mode": _Flag("FAST_RUN", ("FAST_RUN", "FAST_COMPILE", "DebugMode", "DEBUG_MODE"), doc="default compile mode"),
+    "device": _Flag("cpu", None, convert=_device, doc="'cpu' or 'cuda' (or 'cuda0', ...)"),
+    "mode": _Flag("FAST_RUN", ("FAST_RUN", "FAST_COMPILE", "DebugMode", "DEBUG_MODE", "Mode"), doc="default compile mode"),
     "compiledir": _Flag(os.path.join(os.path.expanduser("~"), ".cache", "symtensor"), doc="compiled-code cache"),
     "on_unused_input": _Flag("raise", ("raise", "warn", "ignore")),
     "compute_test_value": _Flag("off", ("off", "ignore", "warn", "raise")),
@@ -47,6 +58,9 @@ _FLAGS: dict[str, _Flag] = {
     "optimizer_excluding": _Flag("", None, doc="colon-separated rewrite names to exclude"),
     "profile": _Flag(False, None, convert=_to_bool),
     "cast_policy": _Flag("custom", ("custom", "numpy+floatX")),
+    "gcc__cxxflags": _Flag("", None, doc="extra flags for every compiled C module"),
+    "openmp": _Flag(True, None, convert=_to_bool, doc="threads in compiled loops above openmp_elemwise_minsize"),
+    "openmp_elemwise_minsize": _Flag(65536, None, convert=int, doc="elements above which C loops use threads"),
 }
 
 
@@ -79,29 +93,43 @@ class Config:
 
 
 class _FlagChange(contextlib.ContextDecorator):
+    """Sets flags on entry and restores the previous values on exit, even after an exception.
+    Names and values are checked when it is created, so a bad flag changes nothing."""
+
     def __init__(self, cfg: Config, flags: dict[str, Any]):
         self.cfg = cfg
+        for k, v in flags.items():
+            if k not in _FLAGS:
+                raise AttributeError(f"change_flags: config has no flag {k!r}; known flags: {sorted(_FLAGS)}")
+            flags[k] = _FLAGS[k].check(k, v)
         self.flags = flags
         self.saved: list[dict[str, Any]] = []
 
     def __enter__(self):
         self.saved.append({k: getattr(self.cfg, k) for k in self.flags})
-        for k, v in self.flags.items():
-            setattr(self.cfg, k, v)
+        self.cfg._values.update(self.flags)
         return self
 
     def __exit__(self, *exc):
-        for k, v in self.saved.pop().items():
-            setattr(self.cfg, k, v)
+        self.cfg._values.update(self.saved.pop())
         return False
 
 
-def _parse_env(cfg: Config, text: str) -> None:
+def _parse_env(cfg: Config, text: str, source: str = "SYMTENSOR_FLAGS") -> None:
+    """Apply ``name=value,name=value``; unknown names warn (they may belong to another
+    version), bad values of known flags raise."""
     for item in filter(None, (s.strip() for s in text.split(","))):
         if "=" not in item:
-            raise ValueError(f"SYMTENSOR_FLAGS: expected name=value, got {item!r}")
+            raise ValueError(f"{source}: expected name=value, got {item!r}")
         name, value = (s.strip() for s in item.split("=", 1))
-        setattr(cfg, name, value)
+        if name not in _FLAGS:
+            warnings.warn(f"{source}: unknown flag {name!r} ignored; known flags: {sorted(_FLAGS)}",
+                          stacklevel=2)
+            continue
+        try:
+            setattr(cfg, name, value)
+        except ValueError as err:
+            raise ValueError(f"{source}: {err}") from None
 
 
 config = Config()

@@ -19,7 +19,10 @@ def make_executor(fgraph: FunctionGraph):
 
 
 class DebugExecutor:
-    """Runs the reference interpreter with per-node contract checks."""
+    """Runs the reference interpreter with per-node contract checks.
+
+    Each ``perform`` works on copies of its inputs, so an op that writes into an input is
+    reported without having damaged the caller's arrays or shared storage."""
 
     def __init__(self, fgraph: FunctionGraph):
         self.fgraph = fgraph
@@ -29,32 +32,43 @@ class DebugExecutor:
         env = {v: val for v, val in zip(self.fgraph.inputs, values)}
         for node in self.nodes:
             args = [i.data if isinstance(i, Constant) else env[i] for i in node.inputs]
-            before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+            work = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
             cells = [[None] for _ in node.outputs]
             try:
-                node.op.perform(node, args, cells)
+                node.op.perform(node, work, cells)
             except Exception as err:
                 raise annotate_error(err, node) from err
-            for k, (a, b) in enumerate(zip(args, before)):
-                destroyed = any(k in ins for ins in node.op.destroy_map.values())
-                if isinstance(a, np.ndarray) and not destroyed and not _same(a, b):
-                    raise AssertionError(f"DebugMode: {node.op}.perform wrote into its input {k} without "
-                                         f"declaring destroy_map")
+            _check_inputs_kept(node, args, work)
             for out, cell in zip(node.outputs, cells):
                 try:
                     out.type.filter(cell[0], strict=True)
                 except (TypeError, ValueError) as err:
                     raise annotate_error(TypeError(f"DebugMode: {node.op}.perform returned a value that does "
                                                    f"not match its output type {out.type}: {err}"), node)
+            _check_views(node, work, [cell[0] for cell in cells])
+            for out, cell in zip(node.outputs, cells):
                 env[out] = cell[0]
-            for k, out in enumerate(node.outputs):
-                viewed = node.op.view_map.get(k, []) + node.op.destroy_map.get(k, [])
-                for j, a in enumerate(args):
-                    if isinstance(a, np.ndarray) and j not in viewed and isinstance(env[out], np.ndarray) \
-                            and a.size and np.shares_memory(env[out], a):
-                        raise AssertionError(f"DebugMode: output {k} of {node.op} is a view of input {j} "
-                                             f"but the op has no view_map for it")
         return [v.data if isinstance(v, Constant) else env[v] for v in self.fgraph.outputs]
+
+
+def _check_inputs_kept(node, args: list, work: list) -> None:
+    """No input changed, unless the op declares that it destroys it."""
+    for k, (a, w) in enumerate(zip(args, work)):
+        destroyed = any(k in ins for ins in node.op.destroy_map.values())
+        if isinstance(a, np.ndarray) and not destroyed and not _same(w, a):
+            raise annotate_error(AssertionError(f"DebugMode: {node.op}.perform wrote into its input {k} without "
+                                                f"declaring destroy_map"), node)
+
+
+def _check_views(node, work: list, results: list) -> None:
+    """No output is a view of an input, unless view_map or destroy_map says so."""
+    for k, res in enumerate(results):
+        viewed = node.op.view_map.get(k, []) + node.op.destroy_map.get(k, [])
+        for j, a in enumerate(work):
+            if isinstance(a, np.ndarray) and j not in viewed and isinstance(res, np.ndarray) \
+                    and a.size and np.shares_memory(res, a):
+                raise annotate_error(AssertionError(f"DebugMode: output {k} of {node.op} is a view of input {j} "
+                                                    f"but the op has no view_map for it"), node)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

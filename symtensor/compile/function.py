@@ -13,14 +13,20 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..graph.basic import Constant, Variable, clone_replace, graph_inputs
+from ..graph.basic import Constant, Variable, clone_replace, graph_inputs, traced
 from ..graph.fg import FunctionGraph, used_inputs
 from ..graph.type import TensorType
 from ..ops.basic import as_tensor_variable
 from ..backends import python as py_backend
+from ..backends.c import executor as c_backend
+from ..backends.debug import CompareExecutor
+from ..rewrite import RewriteLog, optimize
 from .io import In, Out
 from .mode import Mode, get_mode
 from .shared import SharedVariable
+
+
+_NO_REWRITES = (None, "fast_compile")
 
 
 class UnusedInputError(ValueError):
@@ -30,12 +36,38 @@ class UnusedInputError(ValueError):
 _MISSING = object()
 
 
+def _as_update_value(var: SharedVariable, new: Any, where: str) -> Variable:
+    """Check that ``new`` can become the value of ``var``; returns it as a variable of var's type."""
+    if not isinstance(new, Variable):
+        try:
+            new = as_tensor_variable(new)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{where}: the new value of {var} must be a symbolic expression or an array, got "
+                            f"{type(new).__name__} ({err})") from None
+    if not isinstance(var.type, TensorType) or not isinstance(new.type, TensorType):
+        if new.type != var.type:
+            raise TypeError(f"{where}: the update of {var} has type {new.type}, but the variable has type "
+                            f"{var.type}")
+        return new
+    if new.dtype != var.dtype:
+        raise TypeError(f"{where}: the update of {var} has dtype {new.dtype}, but the variable has dtype "
+                        f"{var.dtype}; cast it, e.g. (new_value).astype('{var.dtype}')")
+    if new.ndim != var.ndim:
+        raise TypeError(f"{where}: the update of {var} has {new.ndim} dimension(s), the variable has "
+                        f"{var.ndim}")
+    if new.type != var.type:
+        from ..ops.shape import patternbroadcast, specify_shape
+        new = specify_shape(patternbroadcast(new, var.broadcastable), var.type.shape)
+    return new
+
+
 def _normalize_updates(updates: Any) -> list:
+    """``updates`` (pairs, a dict or an OrderedDict) as a list of checked (shared, expression) pairs."""
     if updates is None:
         return []
-    if isinstance(updates, dict) and not isinstance(updates, OrderedDict) and len(updates) > 1:
-        warnings.warn("function(updates=dict): a plain dict has no guaranteed order in old Pythons; "
-                      "the order of insertion is used", stacklevel=3)
+    if isinstance(updates, (Variable, str, bytes)) or not isinstance(updates, (dict, Iterable)):
+        raise TypeError(f"updates must be a list of (shared_variable, new_expression) pairs or a dict, got "
+                        f"{type(updates).__name__}")
     pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
     out = []
     seen = set()
@@ -49,26 +81,42 @@ def _normalize_updates(updates: Any) -> list:
         if var in seen:
             raise ValueError(f"updates: shared variable {var} is updated twice")
         seen.add(var)
-        new = as_tensor_variable(new)
-        if new.dtype != var.dtype:
-            raise TypeError(f"updates[{k}]: the update of {var} has dtype {new.dtype}, but the shared variable "
-                            f"has dtype {var.dtype}; cast it, e.g. (new_value).astype('{var.dtype}')")
-        if new.ndim != var.ndim:
-            raise TypeError(f"updates[{k}]: the update of {var} has {new.ndim} dimension(s), the shared "
-                            f"variable has {var.ndim}")
-        if new.type != var.type:
-            from ..ops.shape import patternbroadcast, specify_shape
-            new = specify_shape(patternbroadcast(new, var.broadcastable), var.type.shape)
-        out.append((var, new))
+        out.append((var, _as_update_value(var, new, f"updates[{k}]")))
     return out
 
 
+def _default_updates(roots: list, updates: list, no_default_updates: Any) -> list:
+    """(shared, default_update) pairs for the shared variables the graph uses that carry a
+    ``default_update`` and are neither updated explicitly nor listed in ``no_default_updates``."""
+    if no_default_updates is True:
+        return []
+    skip = set(no_default_updates) if isinstance(no_default_updates, (list, tuple, set)) else set()
+    done = {var for var, _ in updates} | skip
+    extra: list = []
+    frontier = list(roots) + [u for _, u in updates]
+    while frontier:
+        found = [v for v in graph_inputs(frontier) if isinstance(v, SharedVariable)
+                 and getattr(v, "default_update", None) is not None and v not in done]
+        for v in found:
+            done.add(v)
+            extra.append((v, _as_update_value(v, v.default_update, f"default_update of {v}")))
+        frontier = [u for v, u in extra if v in found]
+    return extra
+
+
 def _normalize_givens(givens: Any) -> dict:
+    """``givens`` (a dict or pairs) as {old variable: replacement variable}, types checked."""
     if givens is None:
         return {}
+    if isinstance(givens, (Variable, str)) or not isinstance(givens, (dict, Iterable)):
+        raise TypeError(f"givens must be a dict or a list of (variable, replacement) pairs, got "
+                        f"{type(givens).__name__}")
     pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
     out = {}
-    for old, new in pairs:
+    for k, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"givens[{k}] must be a (variable, replacement) pair, got {pair!r}")
+        old, new = pair
         if not isinstance(old, Variable):
             raise TypeError(f"givens: the key {old!r} is not a symbolic variable")
         new = as_tensor_variable(new) if not isinstance(new, Variable) else new
@@ -80,25 +128,32 @@ def _normalize_givens(givens: Any) -> dict:
 
 
 class FunctionMaker:
-    """Builds the FunctionGraph and executor; kept on the function as ``f.maker``."""
+    """Builds the FunctionGraph and executor; kept on the function as ``f.maker``.
+
+    The graph's inputs are the explicit inputs then the implicit shared variables; its
+    outputs are the user's outputs, then the shared-variable updates, then the updates of
+    ``In(..., update=)`` inputs.
+    """
 
     def __init__(self, inputs: list, outputs: list, updates: list, mode: Mode, on_unused_input: str):
         self.inputs = inputs
         self.mode = mode
         explicit = [i.variable for i in inputs]
+        input_updates = [i.update for i in inputs if i.update is not None]
         shared = []
-        for v in graph_inputs(outputs + [u for _, u in updates]):
+        for v in graph_inputs(outputs + [u for _, u in updates] + input_updates):
             if isinstance(v, SharedVariable) and v not in shared and v not in explicit:
                 shared.append(v)
         for var, _ in updates:
             if var not in shared and var not in explicit:
                 shared.append(var)
         self.shared = shared
-        fg_outputs = outputs + [u for _, u in updates]
+        fg_outputs = outputs + [u for _, u in updates] + input_updates
         self.fgraph = FunctionGraph(explicit + shared, fg_outputs, clone=True)
         self.n_outputs = len(outputs)
+        self.n_updates = len(updates)
         self._check_unused(explicit, fg_outputs, on_unused_input)
-        self.rewrite_log: list = []
+        self.rewrite_log = RewriteLog()
         self.executor = self._make_executor()
 
     def _check_unused(self, explicit: list, outputs: list, policy: str) -> None:
@@ -111,12 +166,34 @@ class FunctionMaker:
                        f"on_unused_input='ignore' (or 'warn') if this is intended")
                 if policy == "raise":
                     raise UnusedInputError(msg)
-                warnings.warn(msg, stacklevel=4)
+                warnings.warn(msg, stacklevel=6)  # the caller of function()
 
     def _make_executor(self):
+        """Rewrite the graph (unless the mode says not to), then pick the backend."""
+        if self.mode.optimizer not in _NO_REWRITES:
+            self.rewrite_log = optimize(self.fgraph, self.mode.optimizer, self.mode.excluded)
         if self.mode.linker == "debug":
-            return py_backend.DebugExecutor(self.fgraph)
+            return CompareExecutor(self.fgraph)
+        if self.mode.linker == "c":
+            return c_backend.make_executor(self.fgraph)
         return py_backend.make_executor(self.fgraph)
+
+
+def _aliases(value: np.ndarray, claimed: list) -> bool:
+    """Whether ``value`` may share memory with one of the ``claimed`` arrays."""
+    return any(value is a or np.may_share_memory(value, a) for a in claimed)
+
+
+def _own(value: Any, claimed: list, exempt: Any = None) -> Any:
+    """``value``, copied when it is read-only or may alias a ``claimed`` array (other than
+    ``exempt``); the result is then added to ``claimed``."""
+    if not isinstance(value, np.ndarray):
+        return value
+    others = [a for a in claimed if a is not exempt] if exempt is not None else claimed
+    if not value.flags.writeable or _aliases(value, others):
+        value = value.copy()
+    claimed.append(value)
+    return value
 
 
 class Function:
@@ -133,32 +210,45 @@ class Function:
         self._spec = spec
         ins = maker.inputs
         self._types = [i.variable.type for i in ins]
-        self._names = {}
+        self._names: dict = {}
         for k, i in enumerate(ins):
-            if i.name is not None and i.name not in self._names:
-                self._names[i.name] = k
+            if i.name is not None:
+                self._names.setdefault(i.name, []).append(k)
         self._defaults = [i.value if i.has_default else _MISSING for i in ins]
+        self._input_updates = [k for k, i in enumerate(ins) if i.update is not None]
         self._containers = [s.container for s in maker.shared]
         self._update_targets = [s.container for s, _ in spec["updates"]]
         self._n_out = maker.n_outputs
+
+    @property
+    def fn_name(self) -> str:
+        return self.name or "function"
 
     # --- calling -------------------------------------------------------------------------
     def _describe(self, k: int) -> str:
         i = self.maker.inputs[k]
         who = f"input {k}" + (f" ('{i.name}')" if i.name else "")
-        return f"{self.name or 'function'}: {who}"
+        return f"{self.fn_name}: {who}"
+
+    def _signature(self) -> str:
+        return ", ".join(i.name or f"<input {k}>" for k, i in enumerate(self.maker.inputs))
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
+        """One value per input, from positional and keyword arguments and defaults."""
         n = len(self._types)
         if len(args) > n:
-            raise TypeError(f"{self.name or 'function'} takes {n} argument(s) but {len(args)} were given")
+            raise TypeError(f"{self.fn_name} takes {n} argument(s) ({self._signature()}) but {len(args)} "
+                            f"were given")
         values = list(args) + [_MISSING] * (n - len(args))
         for key, val in kwargs.items():
-            k = self._names.get(key)
-            if k is None:
+            ks = self._names.get(key)
+            if ks is None:
                 known = ", ".join(repr(x) for x in self._names) or "none"
-                raise TypeError(f"{self.name or 'function'} got an unknown keyword argument {key!r}; named "
-                                f"inputs: {known}")
+                raise TypeError(f"{self.fn_name} got an unknown keyword argument {key!r}; named inputs: {known}")
+            if len(ks) > 1:
+                raise TypeError(f"{self.fn_name}: the keyword {key!r} is ambiguous: inputs {ks} share that name; "
+                                f"pass them by position")
+            k = ks[0]
             if values[k] is not _MISSING:
                 raise TypeError(f"{self._describe(k)} was given twice (by position and by name)")
             values[k] = val
@@ -171,6 +261,7 @@ class Function:
         return values
 
     def _filter(self, values: list) -> list:
+        """Each value checked and converted to its input's type; errors name the input."""
         out = []
         for k, (v, t) in enumerate(zip(values, self._types)):
             inp = self.maker.inputs[k]
@@ -182,43 +273,74 @@ class Function:
         return out
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        values = self._bind(args, kwargs) if (kwargs or len(args) != len(self._types) or
-                                              not self.trust_input) else list(args)
-        if not self.trust_input:
-            values = self._filter(values)
-        shared_values = [c[0] for c in self._containers]
-        results = self.maker.executor(values + shared_values)
-        outputs = results[:self._n_out]
-        for target, new in zip(self._update_targets, results[self._n_out:]):
+        if self.trust_input and not kwargs and len(args) == len(self._types):
+            values = list(args)
+        else:
+            values = self._bind(args, kwargs)
+            if not self.trust_input:
+                values = self._filter(values)
+        old_shared = [c[0] for c in self._containers]
+        results = self.maker.executor(values + old_shared)
+        n_out, n_upd = self._n_out, self.maker.n_updates
+        outputs, new_shared, new_defaults = results[:n_out], results[n_out:n_out + n_upd], results[n_out + n_upd:]
+        # Nothing is stored before every output and update was computed, and no stored or
+        # returned array may alias the caller's arrays, another shared value or another output.
+        claimed = [a for a in values + old_shared if isinstance(a, np.ndarray)]
+        new_shared = [_own(v, claimed, exempt=t[0]) for t, v in zip(self._update_targets, new_shared)]
+        new_defaults = [_own(v, claimed) for v in new_defaults]
+        outputs = [o if self._borrow[k] else _own(o, claimed) for k, o in enumerate(outputs)]
+        for target, new in zip(self._update_targets, new_shared):
             target[0] = new
-        outputs = [self._own(k, o, values, shared_values) for k, o in enumerate(outputs)]
+        for k, new in zip(self._input_updates, new_defaults):
+            self._defaults[k] = new
         if self._output_kind is None:
             return outputs[0]
         return outputs
 
-    def _own(self, k: int, out: Any, inputs: list, shared_values: list) -> Any:
-        """Copy an output that may alias a caller's array, a shared value or a constant."""
-        if self._borrow[k] or not isinstance(out, np.ndarray):
-            return out
-        if not out.flags.writeable or any(
-                out is a or (isinstance(a, np.ndarray) and np.may_share_memory(out, a))
-                for a in inputs + shared_values):
-            return out.copy()
-        return out
-
     # --- helpers ---------------------------------------------------------------------------
-    def copy(self) -> "Function":
-        return _build(**self._spec)
+    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
+             name: str | None = None) -> "Function":
+        """A new function computing the same thing. ``swap`` maps shared variables to other shared
+        variables of the same type; ``delete_updates`` drops the updates."""
+        spec = dict(self._spec)
+        if name is not None:
+            spec["name"] = name
+        if delete_updates:
+            spec["updates"] = []
+        if swap:
+            spec = _swap_shared(spec, swap)
+        fn = _build(**spec)
+        fn.trust_input = self.trust_input
+        return fn
 
     def __reduce__(self):
-        return (_rebuild, (self._spec,))
+        defaults = {k: v for k, v in enumerate(self._defaults) if v is not _MISSING}
+        return (_rebuild, (self._spec, defaults, self.trust_input))
 
     def __repr__(self) -> str:
         return f"<symtensor.Function {self.name or ''} ({len(self._types)} input(s))>"
 
 
-def _rebuild(spec: dict) -> Function:
-    return _build(**spec)
+def _swap_shared(spec: dict, swap: dict) -> dict:
+    """``spec`` with the shared variables in ``swap`` replaced (in expressions and as targets)."""
+    for old, new in swap.items():
+        if not (isinstance(old, SharedVariable) and isinstance(new, SharedVariable)) or old.type != new.type:
+            raise TypeError(f"copy(swap=...): {old} -> {new} must map a shared variable to another shared "
+                            f"variable of the same type")
+    out_list, kind, borrow = spec["outputs"]
+    updates = spec["updates"]
+    exprs = clone_replace(out_list + [u for _, u in updates], dict(swap), strict=False)
+    new_updates = [(swap.get(v, v), u) for (v, _), u in zip(updates, exprs[len(out_list):])]
+    return dict(spec, outputs=(exprs[:len(out_list)], kind, borrow), updates=new_updates)
+
+
+def _rebuild(spec: dict, defaults: dict | None = None, trust_input: bool = False) -> Function:
+    """Unpickling: recompile from the pickled graph and restore the input defaults."""
+    fn = _build(**spec)
+    for k, v in (defaults or {}).items():
+        fn._defaults[k] = v
+    fn.trust_input = trust_input
+    return fn
 
 
 def _build(inputs: list, outputs: Any, updates: list, mode: Mode, name: str | None,
@@ -230,23 +352,12 @@ def _build(inputs: list, outputs: Any, updates: list, mode: Mode, name: str | No
     return Function(maker, kind, borrow, name, allow_input_downcast, spec)
 
 
-def function(inputs: Sequence, outputs: Any = None, mode: Any = None, updates: Any = None,
-             givens: Any = None, no_default_updates: bool = False, accept_inplace: bool = False,
-             name: str | None = None, rebuild_strict: bool = True, allow_input_downcast: bool | None = None,
-             profile: Any = None, on_unused_input: str | None = None, trust_input: bool = False) -> Function:
-    """Compile a callable computing ``outputs`` from ``inputs`` and applying ``updates``.
-
-    ``outputs``: a variable (the call returns one array), a list (a list of arrays) or None.
-    ``givens``: {variable: replacement} substituted in the graph before compiling.
-    """
-    from ..config import config
-    if isinstance(inputs, (Variable, In)):
-        raise TypeError("function: inputs must be a list of variables, e.g. function([x], y)")
-    if on_unused_input is None:
-        on_unused_input = config.on_unused_input
-    if on_unused_input not in ("raise", "warn", "ignore"):
-        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
-    ins = []
+def _normalize_inputs(inputs: Any) -> list:
+    """The inputs as a list of ``In``, checked: free, non-shared, distinct variables."""
+    if isinstance(inputs, (Variable, In)) or not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"function: inputs must be a list of variables, e.g. function([x], y); got "
+                        f"{type(inputs).__name__}")
+    ins: list = []
     for k, i in enumerate(inputs):
         if not isinstance(i, In):
             if not isinstance(i, Variable):
@@ -257,37 +368,73 @@ def function(inputs: Sequence, outputs: Any = None, mode: Any = None, updates: A
             raise TypeError(f"function: input {k} ({v}) is a constant; inputs must be free variables")
         if isinstance(v, SharedVariable):
             raise TypeError(f"function: input {k} ({v}) is a shared variable; shared variables are implicit "
-                            f"inputs and must not be listed")
+                            f"inputs and must not be listed (use givens to substitute one)")
         if v.owner is not None:
             raise TypeError(f"function: input {k} ({v}) is computed from other variables; inputs must be free "
                             f"variables (use givens to substitute an intermediate)")
         if any(v is j.variable for j in ins):
             raise ValueError(f"function: input {k} ({v}) appears more than once in the inputs")
+        if i.update is not None:
+            if not i.has_default:
+                raise ValueError(f"function: input {k} ({v}) has an update but no default value; give "
+                                 f"In(..., value=...) as well")
+            i.update = _as_update_value(v, i.update, f"input {k}")
         ins.append(i)
+    return ins
 
+
+def _normalize_outputs(outputs: Any) -> tuple:
+    """(list of output variables, None for a single output or list, borrow flag per output)."""
     if outputs is None:
-        out_list, kind, borrow = [], list, []
-    else:
-        kind = type(outputs) if isinstance(outputs, (list, tuple)) else None
-        raw = list(outputs) if kind is not None else [outputs]
-        out_list, borrow = [], []
-        for k, o in enumerate(raw):
-            b = False
-            if isinstance(o, Out):
-                o, b = o.variable, o.borrow
-            if not isinstance(o, Variable):
+        return [], list, []
+    kind = list if isinstance(outputs, (list, tuple)) else None
+    raw = list(outputs) if kind is not None else [outputs]
+    out_list, borrow = [], []
+    for k, o in enumerate(raw):
+        b = False
+        if isinstance(o, Out):
+            o, b = o.variable, o.borrow
+        if not isinstance(o, Variable):
+            try:
                 o = as_tensor_variable(o)
-            out_list.append(o)
-            borrow.append(b)
-        kind = list if kind is not None else None
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"function: output {k} is a {type(o).__name__}, expected a symbolic variable "
+                                f"({err})") from None
+        out_list.append(o)
+        borrow.append(b)
+    return out_list, kind, borrow
 
+
+@traced
+def function(inputs: Sequence, outputs: Any = None, mode: Any = None, updates: Any = None,
+             givens: Any = None, no_default_updates: Any = False, accept_inplace: bool = False,
+             name: str | None = None, rebuild_strict: bool = True, allow_input_downcast: bool | None = None,
+             profile: Any = None, on_unused_input: str | None = None, trust_input: bool = False) -> Function:
+    """Compile a callable computing ``outputs`` from ``inputs`` and applying ``updates``.
+
+    ``outputs``: a variable (the call returns one array), a list (a list of arrays) or None.
+    ``updates``: (shared, expression) pairs or a dict, applied after every output is computed.
+    ``givens``: {variable: replacement} substituted in the graph before compiling.
+    ``no_default_updates``: True, or a list of shared variables whose ``default_update`` is
+    not applied.
+    """
+    from ..config import config
+    if on_unused_input is None:
+        on_unused_input = config.on_unused_input
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    mode = get_mode(mode)
+    ins = _normalize_inputs(inputs)
+    out_list, kind, borrow = _normalize_outputs(outputs)
     update_pairs = _normalize_updates(updates)
     replace = _normalize_givens(givens)
     if replace:
         new = clone_replace(out_list + [u for _, u in update_pairs], replace, strict=False)
-        out_list = new[:len(out_list)]
         update_pairs = [(var, u) for (var, _), u in zip(update_pairs, new[len(out_list):])]
-    fn = _build(ins, (out_list, kind, borrow), update_pairs, get_mode(mode), name, allow_input_downcast,
+        out_list = new[:len(out_list)]
+    update_pairs += _default_updates(out_list + [i.update for i in ins if i.update is not None],
+                                     update_pairs, no_default_updates)
+    fn = _build(ins, (out_list, kind, borrow), update_pairs, mode, name, allow_input_downcast,
                 on_unused_input)
     fn.trust_input = trust_input
     return fn

@@ -11,17 +11,27 @@ from typing import Any
 from ..config import config
 
 LINKERS = ("py", "c", "debug")
+# Theano's linker names; every compiled one maps to the compiled backend.
+LINKER_ALIASES = {"c|py": "c", "vm": "c", "cvm": "c", "c|py_nogc": "c", "vm_nogc": "c", "cvm_nogc": "c",
+                  "c&py": "debug"}
+OPTIMIZERS = (None, "fast_run", "fast_compile", "merge", "fast_run_stable", "stabilize", "default")
 
 
 class Mode:
     """A (linker, optimizer) pair; ``excluding``/``including`` return new modes naming rewrites."""
 
-    def __init__(self, linker: str = "c", optimizer: str | None = "fast_run", excluded: tuple = (),
+    def __init__(self, linker: str | None = "c", optimizer: str | None = "fast_run", excluded: tuple = (),
                  included: tuple = (), name: str | None = None):
+        linker = "c" if linker is None else LINKER_ALIASES.get(linker, linker)
         if linker not in LINKERS:
-            raise ValueError(f"Mode: linker must be one of {LINKERS}, got {linker!r}")
+            raise ValueError(f"Mode: linker must be one of {LINKERS + tuple(LINKER_ALIASES)}, got {linker!r}")
+        optimizer = None if optimizer in (None, "None") else optimizer
+        if optimizer == "default":
+            optimizer = "fast_run"
+        if optimizer is not None and (not isinstance(optimizer, str) or optimizer not in OPTIMIZERS):
+            raise ValueError(f"Mode: optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         self.linker = linker
-        self.optimizer = None if optimizer in (None, "None") else optimizer
+        self.optimizer = optimizer
         self.excluded = tuple(excluded)
         self.included = tuple(included)
         self.name = name
@@ -51,6 +61,7 @@ PREDEFINED = {
     "DebugMode": Mode("debug", "fast_run", name="DebugMode"),
 }
 PREDEFINED["DEBUG_MODE"] = PREDEFINED["DebugMode"]
+PREDEFINED["Mode"] = PREDEFINED["FAST_RUN"]  # Theano's name for "the default linker and optimizer"
 
 
 def get_mode(mode: Any) -> Mode:

@@ -5,6 +5,7 @@ current value on every call and replaces it (never writes into it) when it has a
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,28 +16,39 @@ from ..ops.variable import TensorMethods
 
 
 class SharedVariable(Variable):
-    """A variable with a persistent value held in ``container``."""
+    """A variable with a persistent value held in ``container``.
+
+    ``default_update``: an expression that every function using this variable applies as
+    its update unless told otherwise (``function(no_default_updates=...)``).
+    """
 
     is_shared = True
+    default_update: Any = None
 
     def __init__(self, type: TensorType, value: Any, name: str | None = None, strict: bool = False,
                  allow_downcast: bool | None = None):
         super().__init__(type, None, None, name)
-        self.container = [type.filter(value, strict=strict, allow_downcast=allow_downcast)]
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+        try:
+            self.container = [type.filter(value, strict=strict, allow_downcast=allow_downcast)]
+        except (TypeError, ValueError) as err:
+            raise err.__class__(f"shared variable {name or '<unnamed>'}: bad initial value: {err}") from None
 
-    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
         """The current value; a copy unless ``borrow=True``."""
         v = self.container[0]
-        return v if borrow else v.copy()
+        return v if borrow else _copy(v)
 
     def set_value(self, new_value: Any, borrow: bool = False) -> None:
         """Replace the value (converted to this variable's type; copied unless ``borrow=True``)."""
         try:
-            v = self.type.filter(new_value, allow_downcast=None)
+            v = self.type.filter(new_value, strict=self.strict, allow_downcast=self.allow_downcast)
         except (TypeError, ValueError) as err:
-            raise type(err)(f"set_value of shared variable {self.name or '<unnamed>'}: {err}") from None
-        if v is new_value and not borrow:
-            v = v.copy()
+            raise type(err)(f"set_value of shared variable {self.name or '<unnamed>'}: {err} "
+                            f"(expected {self.type})") from None
+        if not borrow and (v is new_value or _may_alias(v, new_value)):
+            v = _copy(v)
         self.container[0] = v
 
     @property
@@ -44,16 +56,27 @@ class SharedVariable(Variable):
         return self.get_value()
 
     def zero(self, borrow: bool = False) -> None:
+        """Set the value to zeros of the same shape."""
         self.container[0] = np.zeros_like(self.container[0])
 
     def clone(self) -> "SharedVariable":
+        """A new variable sharing this one's storage (as in Theano)."""
         cp = type(self)(self.type, self.container[0], self.name, strict=True)
-        cp.container = self.container  # a clone shares the storage, as in Theano
+        cp.container = self.container
+        cp.strict, cp.allow_downcast = self.strict, self.allow_downcast
         cp.tag = self.tag
         return cp
 
     def __str__(self) -> str:
         return self.name if self.name is not None else f"<shared {self.type}>"
+
+
+def _copy(value: Any) -> Any:
+    return value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value)
+
+
+def _may_alias(a: Any, b: Any) -> bool:
+    return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.may_share_memory(a, b)
 
 
 class TensorSharedVariable(TensorMethods, SharedVariable):
@@ -65,18 +88,14 @@ def shared(value: Any, name: str | None = None, strict: bool = False, allow_down
            shape: Sequence | None = None) -> TensorSharedVariable:
     """A shared variable holding a copy of ``value`` (or ``value`` itself with ``borrow=True``).
 
-    Its type is not broadcastable in any dimension unless ``broadcastable`` says so, since a
+    A Python scalar gives a 0-d int64, float64, complex128 or bool variable, as in Theano
+    (floatX does not apply: pass ``numpy.float32(x)`` for a float32 scalar). Its type is not
+    broadcastable in any dimension unless ``broadcastable`` says so, since a
     later ``set_value`` may change the shape.
     """
     if isinstance(value, Variable):
         raise TypeError("shared() takes a value (e.g. a numpy array), not a symbolic variable")
-    if isinstance(value, (bool, int, float, complex, np.generic)) and not isinstance(value, np.ndarray):
-        arr = np.asarray(value)
-        if isinstance(value, float) and not isinstance(value, np.generic):
-            from ..config import config
-            arr = arr.astype(config.floatX) if not allow_downcast else arr
-    else:
-        arr = np.asarray(value)
+    arr = np.asarray(value)
     if arr.dtype == object:
         raise TypeError(f"shared(): cannot hold a value of type {type(value).__name__}; expected a numeric array")
     if broadcastable is None and shape is None:
@@ -84,4 +103,4 @@ def shared(value: Any, name: str | None = None, strict: bool = False, allow_down
     ttype = TensorType(str(arr.dtype), broadcastable=broadcastable, shape=shape)
     if not borrow or arr is not value:
         arr = np.array(arr, copy=True)
-    return TensorSharedVariable(ttype, arr, name=name, strict=False)
+    return TensorSharedVariable(ttype, arr, name=name, strict=strict, allow_downcast=allow_downcast)
