@@ -1,0 +1,1 @@
+"""Lowering of rewritten graphs to kernels, rendered as C (and, later, CUDA) source."""

@@ -1,0 +1,30 @@
+"""C renderings of ops, registered by op class.
+
+``renderer_for(node)`` returns the function that renders a node's kernel (or None: the node
+runs through its numpy ``perform``). Each op family's rendering lives in its own module here.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from ...ops.elemwise import Elemwise
+from ...ops.fused import FusedElemwise
+from .elemwise import ElemwiseKernel, render_elemwise
+from .scalar import PRELUDE as SCALAR_PRELUDE
+
+RENDERERS: dict[type, Callable] = {
+    Elemwise: render_elemwise,
+    FusedElemwise: render_elemwise,
+}
+
+
+def renderer_for(node) -> Callable | None:
+    """The C renderer registered for the node's op class (or one of its bases)."""
+    for cls in type(node.op).__mro__:
+        fn = RENDERERS.get(cls)
+        if fn is not None:
+            return fn
+    return None
+
+
+__all__ = ["RENDERERS", "renderer_for", "ElemwiseKernel", "render_elemwise", "SCALAR_PRELUDE"]

@@ -1,0 +1,206 @@
+"""Render an elementwise program (one Elemwise or a FusedElemwise) as a C loop kernel.
+
+The kernel takes the element count, the rank, the output shape, one data pointer per operand
+(inputs then outputs) and each operand's strides in elements. Two loops are generated:
+- a contiguous loop (every operand either C-contiguous with the output's shape or a
+  single broadcast value), written with ``restrict`` pointers and ``#pragma omp simd`` so
+  that gcc vectorizes it, calling glibc's vector math for exp/log/tanh/...;
+- a strided loop over any rank, broadcasting by zero strides.
+The caller (the C backend) picks the loop per call.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ...ops.fused import program_of
+from .scalar import C_TYPES, compute_dtype, render
+
+
+@dataclass(frozen=True)
+class ElemwiseKernel:
+    """C source of one elementwise kernel and what its caller must know."""
+    name: str
+    source: str
+    cdef: str
+    in_dtypes: tuple
+    out_dtypes: tuple
+    scalar_inputs: tuple     # inputs that are one broadcast value (all dimensions broadcastable)
+
+
+def _body(program: tuple, in_dtypes: tuple, load: list) -> tuple | None:
+    """C statements computing every step from the loaded inputs; None if a step has no C form."""
+    n_inputs, steps, outputs = program
+    lines = []
+    step_dtypes: list = []
+    for k, (sop, args, out_dtype) in enumerate(steps):
+        if out_dtype not in C_TYPES:
+            return None
+        arg_exprs, arg_dtypes = [], []
+        for a in args:
+            if a[0] == "i":
+                arg_exprs.append(load[a[1]])
+                arg_dtypes.append(in_dtypes[a[1]])
+            elif a[0] == "s":
+                arg_exprs.append(f"t{a[1]}")
+                arg_dtypes.append(step_dtypes[a[1]])
+            else:
+                if a[1] not in C_TYPES:
+                    return None
+                arg_exprs.append(_literal(a[2], a[1]))
+                arg_dtypes.append(a[1])
+        if any(d not in C_TYPES for d in arg_dtypes):
+            return None
+        if len(args) > sop.nin == 2:
+            # a variadic step (add(a, b, c)) is folded pairwise as numpy does:
+            # impl(impl(a, b), c), each partial result in its own dtype
+            acc, acc_dtype = arg_exprs[0], arg_dtypes[0]
+            for j in range(1, len(args)):
+                part_dtype = out_dtype if j == len(args) - 1 else _pair_dtype(sop, acc_dtype, arg_dtypes[j])
+                if part_dtype is None:
+                    return None
+                expr = _step(sop, [acc, arg_exprs[j]], [acc_dtype, arg_dtypes[j]], part_dtype)
+                if expr is None:
+                    return None
+                name = f"t{k}" if j == len(args) - 1 else f"t{k}_{j}"
+                lines.append(f"{C_TYPES[part_dtype]} {name} = {expr};")
+                acc, acc_dtype = name, part_dtype
+        else:
+            expr = _step(sop, arg_exprs, arg_dtypes, out_dtype)
+            if expr is None:
+                return None
+            lines.append(f"{C_TYPES[out_dtype]} t{k} = {expr};")
+        step_dtypes.append(out_dtype)
+    return lines, [f"t{k}" for k in outputs]
+
+
+def _pair_dtype(sop, a: str, b: str) -> str | None:
+    """The dtype numpy gives ``sop`` of two arrays of dtypes a and b (None: not C-typed)."""
+    try:
+        dt = sop.output_dtype(a, b)
+    except TypeError:
+        return None
+    return dt if dt in C_TYPES else None
+
+
+def _step(sop, arg_exprs: list, arg_dtypes: list, out_dtype: str) -> str | None:
+    """The C expression of one step, converted to ``out_dtype`` (None: no exact C form)."""
+    ct = compute_dtype(sop, arg_dtypes)
+    if ct is None:
+        return None
+    if sop.name == "switch":
+        converted = [arg_exprs[0]] + [f"({C_TYPES[ct]})({e})" for e in arg_exprs[1:]]
+    elif sop.name == "second" or sop.name.startswith("cast_"):
+        converted = arg_exprs
+    else:
+        converted = [f"({C_TYPES[ct]})({e})" for e in arg_exprs]
+    expr = render(sop, converted, ct, out_dtype)
+    if expr is None:
+        return None
+    ctype = C_TYPES[out_dtype]
+    if out_dtype == "bool" and not sop.name.startswith("cast_"):
+        expr = f"(({expr}) != 0)"
+    return f"({ctype})({expr})"
+
+
+def _literal(value, dtype: str) -> str:
+    if dtype in ("float32", "float64"):
+        if value != value:
+            return "NAN"
+        if value in (float("inf"), float("-inf")):
+            return "INFINITY" if value > 0 else "(-INFINITY)"
+        return f"(({C_TYPES[dtype]}){float(value).hex()})"
+    if dtype == "bool":
+        return "1" if value else "0"
+    value = int(value)
+    if value == -2**63:
+        return f"(({C_TYPES[dtype]})(-9223372036854775807LL - 1))"
+    return f"(({C_TYPES[dtype]}){value}{'ULL' if value >= 2**63 else 'LL'})"
+
+
+def render_elemwise(node) -> ElemwiseKernel | None:
+    """The kernel for an Elemwise/FusedElemwise node, or None when a step has no C rendering."""
+    program = program_of(node)
+    in_dtypes = tuple(i.dtype for i in node.inputs)
+    out_dtypes = tuple(o.dtype for o in node.outputs)
+    if any(d not in C_TYPES for d in in_dtypes + out_dtypes):
+        return None
+    scalar_inputs = tuple(all(i.broadcastable) for i in node.inputs)
+    n_in, n_out = len(in_dtypes), len(out_dtypes)
+    fast_load = [f"s{k}" if scalar_inputs[k] else f"p{k}[i]" for k in range(n_in)]
+    fast = _body(program, in_dtypes, fast_load)
+    if fast is None:
+        return None
+    strided = _body(program, in_dtypes, [f"p{k}[o{k}]" for k in range(n_in)])
+    key = repr((program, in_dtypes, out_dtypes, scalar_inputs)).encode()
+    name = "st_ew_" + hashlib.sha256(key).hexdigest()[:16]
+    return ElemwiseKernel(name, _kernel_source(name, in_dtypes, out_dtypes, scalar_inputs, fast, strided),
+                          f"void {name}(int64_t n, int64_t ndim, const int64_t *shape, "
+                          f"const int64_t *strides, intptr_t *data, int64_t contiguous);",
+                          in_dtypes, out_dtypes, scalar_inputs)
+
+
+def _kernel_source(name: str, in_dtypes: tuple, out_dtypes: tuple, scalar_inputs: tuple,
+                   fast: tuple, strided: tuple) -> str:
+    n_in, n_out = len(in_dtypes), len(out_dtypes)
+    ops = list(in_dtypes) + list(out_dtypes)
+    decl = []
+    for k, dt in enumerate(ops):
+        const = "const " if k < n_in else ""
+        decl.append(f"    {const}{C_TYPES[dt]} *restrict p{k} = ({const}{C_TYPES[dt]} *)data[{k}];")
+    scalars = [f"        const {C_TYPES[in_dtypes[k]]} s{k} = p{k}[0];"
+               for k in range(n_in) if scalar_inputs[k]]
+    fast_lines, fast_outs = fast
+    st_lines, st_outs = strided
+    store_fast = [f"            p{n_in + j}[i] = {v};" for j, v in enumerate(fast_outs)]
+    store_st = [f"                p{n_in + j}[o{n_in + j}] = {v};" for j, v in enumerate(st_outs)]
+    offsets = "\n".join(f"            int64_t o{k} = 0;" for k in range(len(ops)))
+    advance = "\n".join(f"                o{k} += strides[{k} * ndim + last];" for k in range(len(ops)))
+    outer_off = "\n".join(
+        f"                o{k} += idx[d] * strides[{k} * ndim + d];" for k in range(len(ops)))
+    return f"""
+void {name}(int64_t n, int64_t ndim, const int64_t *shape, const int64_t *strides, intptr_t *data,
+            int64_t contiguous)
+{{
+{chr(10).join(decl)}
+    if (n <= 0) return;
+    if (contiguous) {{
+{chr(10).join(scalars)}
+        #pragma omp parallel for simd schedule(static) if(n > ST_OMP_THRESHOLD)
+        for (int64_t i = 0; i < n; ++i) {{
+            {(chr(10) + '            ').join(fast_lines)}
+{chr(10).join(store_fast)}
+        }}
+        return;
+    }}
+    if (ndim == 0) {{
+        {{
+{offsets}
+            {{
+                {(chr(10) + '                ').join(st_lines)}
+{chr(10).join(store_st)}
+            }}
+        }}
+        return;
+    }}
+    int64_t last = ndim - 1;
+    int64_t inner = shape[last];
+    int64_t outer = n / inner;
+    int64_t idx[64] = {{0}};
+    for (int64_t j = 0; j < outer; ++j) {{
+        int64_t rem = j;
+        for (int64_t d = last - 1; d >= 0; --d) {{ idx[d] = rem % shape[d]; rem /= shape[d]; }}
+        {{
+{offsets}
+            for (int64_t d = 0; d < last; ++d) {{
+{outer_off}
+            }}
+            for (int64_t i = 0; i < inner; ++i) {{
+                {(chr(10) + '                ').join(st_lines)}
+{chr(10).join(store_st)}
+{advance}
+            }}
+        }}
+    }}
+}}
+"""
