@@ -3,6 +3,8 @@ numpy ``perform`` elsewhere. All kernels of one function are compiled into one m
 (cached on disk by content), so a function costs one compiler run at most."""
 from __future__ import annotations
 
+import os
+
 import warnings
 from typing import Sequence
 
@@ -14,8 +16,26 @@ from ...graph.interpreter import Interpreter
 from . import toolchain
 from .build import build
 
-#: Flags every generated module needs: signed integer overflow wraps, as in numpy.
-MODULE_FLAGS = ("-fwrapv",)
+# Idle OpenMP threads sleep instead of spinning: on a machine with few cores a spinning
+# thread steals the core that BLAS (or the next kernel) needs. Read when libgomp loads,
+# i.e. at the first compiled module; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _module_flags() -> tuple:
+    """Flags every generated module needs: signed integer overflow wraps, as in numpy; on
+    AVX-512 CPUs, 512-bit vectors (gcc prefers 256 by default; libmvec has 16-lane variants)."""
+    flags = ["-fwrapv"]
+    try:
+        with open("/proc/cpuinfo", "rb") as fh:
+            if b" avx512f" in fh.read():
+                flags.append("-mprefer-vector-width=512")
+    except OSError:
+        pass
+    return tuple(flags)
+
+
+MODULE_FLAGS = _module_flags()
 
 
 class CExecutor(Interpreter):
