@@ -11,30 +11,51 @@ import numpy as np
 
 from ..config import config
 from ..graph.basic import Apply, Op, Variable
-from ..graph.type import TensorType
+from ..graph.type import ALL_DTYPES, TensorType
 from . import scalar as ps
 from .basic import as_tensor_variable, autocast_dtype, constant, is_python_scalar
 
 
-def _convert_inputs(values: Sequence[Any]) -> list:
+def _convert_inputs(values: Sequence[Any], sop: ps.ScalarOp) -> list:
     """Turn inputs into tensor variables; Python scalars take the dtype numpy 2 would give them
-    next to the other (strong) inputs."""
+    next to the other (strong) inputs. Condition inputs (switch's first) do not take part:
+    ``switch(float64_cond, float32_x, 0)`` is float32, as ``numpy.where`` gives."""
+    skip = set(sop.condition_inputs)
     strong = [as_tensor_variable(v) if not is_python_scalar(v) else None for v in values]
-    strong_dtypes = [v.dtype for v in strong if v is not None]
+    strong_dtypes = [v.dtype for k, v in enumerate(strong) if v is not None and k not in skip]
     out = []
-    for v, s in zip(values, strong):
+    for k, (v, s) in enumerate(zip(values, strong)):
         if s is not None:
             out.append(s)
-            continue
-        if strong_dtypes:
-            dt = str(np.result_type(*strong_dtypes, v))
-            if np.dtype(dt).kind == "f" and isinstance(v, float) and not any(
-                    np.dtype(d).kind in "fc" for d in strong_dtypes):
-                dt = str(np.result_type(config.floatX, *strong_dtypes))
+        elif strong_dtypes and k not in skip:
+            out.append(_weak_constant(v, _weak_dtype(v, strong_dtypes), sop))
         else:
-            dt = autocast_dtype(v)
-        out.append(constant(v, dtype=dt))
+            out.append(constant(v, dtype=autocast_dtype(v)))
     return out
+
+
+def _weak_dtype(value: Any, strong_dtypes: list) -> str:
+    """numpy 2's dtype for a Python scalar next to arrays of ``strong_dtypes``; a Python float
+    next to integers only takes floatX into account (Theano's autocasting)."""
+    dt = str(np.result_type(*strong_dtypes, value))
+    if np.dtype(dt).kind == "f" and isinstance(value, float) and not any(
+            np.dtype(d).kind in "fc" for d in strong_dtypes):
+        dt = str(np.result_type(config.floatX, *strong_dtypes))
+    return dt
+
+
+def _weak_constant(value: Any, dtype: str, sop: ps.ScalarOp) -> Variable:
+    """A Python scalar as a constant of ``dtype``. An integer that does not fit is an error (as in
+    numpy 2, where ``int8_array + 300`` raises) rather than a silent wrap-around, except in a
+    comparison, which numpy 2 evaluates exactly (``uint8_array < -1`` is all False)."""
+    try:
+        return constant(value, dtype=dtype)
+    except OverflowError:
+        if sop.out == "bool" and sop.nin == 2:
+            return constant(value, dtype=autocast_dtype(value))
+        raise ValueError(f"the Python integer {value} does not fit the dtype {dtype} of the other "
+                         f"input(s); cast the tensor to a wider dtype first (x.astype(...)) or pass "
+                         f"a numpy scalar of the dtype you want") from None
 
 
 def _broadcast_shapes(op_name: str, inputs: Sequence[Variable]) -> tuple:
@@ -72,7 +93,7 @@ class Elemwise(Op):
         sop = self.scalar_op
         if len(inputs) != sop.nin and not (sop.associative and len(inputs) >= 2):
             raise TypeError(f"{sop.name} takes {sop.nin} input(s), got {len(inputs)}")
-        inputs = _convert_inputs(inputs)
+        inputs = _convert_inputs(inputs, sop)
         sop.check_inputs([i.dtype for i in inputs])
         shape = _broadcast_shapes(sop.name, inputs)
         ndim = len(shape)
@@ -88,6 +109,11 @@ class Elemwise(Op):
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
         _check_runtime_broadcast(node, inputs)
         impl = self.scalar_op.impl
+        upcast = None
+        if len(inputs) == self.scalar_op.nin:
+            upcast = ps.compute_dtype(self.scalar_op, tuple(i.dtype for i in node.inputs))
+        if upcast is not None:
+            inputs = [x.astype(upcast) if x.dtype.kind in "biu" else x for x in inputs]
         with np.errstate(all="ignore"):
             if len(inputs) > self.scalar_op.nin == 2:
                 result = impl(inputs[0], inputs[1])
@@ -138,7 +164,11 @@ class Elemwise(Op):
                 terms.append(partial)
         if not terms:
             return [None]
-        return [cast(terms[0] if len(terms) == 1 else add(*terms), z.dtype)]
+        out = cast(terms[0] if len(terms) == 1 else add(*terms), z.dtype)
+        if out.broadcastable != z.broadcastable:
+            # only broadcast inputs carry a tangent: spread it to the output's shape
+            out = Elemwise(ps.SCALAR_OPS["second"])(z, out)
+        return [out]
 
     def vectorize_node(self, node: Apply, *batched: Variable) -> list:
         nd = node.outputs[0].ndim
@@ -195,7 +225,7 @@ class DimShuffle(Op):
 
     def __init__(self, input_ndim: int, new_order: Sequence):
         self.input_ndim = int(input_ndim)
-        self.new_order = tuple("x" if o == "x" else int(o) for o in new_order)
+        self.new_order = tuple(_pattern_entry(o, new_order) for o in new_order)
         kept = [o for o in self.new_order if o != "x"]
         if len(set(kept)) != len(kept):
             raise ValueError(f"dimshuffle pattern {self.new_order} repeats an axis")
@@ -268,6 +298,16 @@ class DimShuffle(Op):
         return f"{args[0]}.dimshuffle{self.new_order}"
 
 
+def _pattern_entry(entry: Any, pattern: Sequence) -> Any:
+    """One entry of a dimshuffle pattern: 'x' or an input axis (a non-negative integer)."""
+    if isinstance(entry, str) and entry == "x":
+        return "x"
+    if isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)):
+        return int(entry)
+    raise ValueError(f"dimshuffle pattern {tuple(pattern)}: each entry must be an input axis "
+                     f"(a non-negative int) or 'x' (a new broadcastable axis), got {entry!r}")
+
+
 # --- helpers used across ops --------------------------------------------------------------------
 def dimshuffle(x: Any, pattern: Sequence) -> Variable:
     x = as_tensor_variable(x)
@@ -331,7 +371,13 @@ def cast(x: Any, dtype: str) -> Variable:
     """Convert to ``dtype`` ('floatX' allowed); a no-op when the dtype already matches."""
     if dtype == "floatX":
         dtype = config.floatX
-    dtype = str(np.dtype(dtype))
+    try:
+        name = str(np.dtype(dtype))
+    except TypeError:
+        name = None
+    if name not in ALL_DTYPES:
+        raise TypeError(f"cast: cannot cast to {dtype!r}; expected 'floatX' or one of {ALL_DTYPES}")
+    dtype = name
     x = as_tensor_variable(x)
     if x.dtype == dtype:
         return x

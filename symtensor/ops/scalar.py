@@ -22,12 +22,14 @@ def _api():
 class ScalarOp:
     """One scalar function. ``out`` is the dtype rule: 'numpy' (what the numpy ufunc gives,
     float16 promoted to float32), 'upcast', 'float', 'bool', 'same', 'int64' or a dtype.
-    ``kinds``: the dtype kinds the inputs may have (None: any numeric)."""
+    ``kinds``: the dtype kinds the inputs may have (None: any numeric). ``condition_inputs``:
+    inputs used only for their truth value (switch's condition), which take no part in dtype
+    promotion."""
 
     def __init__(self, name: str, nin: int, impl: Callable, out: str = "numpy",
                  grad: Callable | None = None, symbol: str | None = None, kinds: str | None = None,
                  commutative: bool = False, associative: bool = False, identity: Any = None,
-                 differentiable: bool = True):
+                 differentiable: bool = True, condition_inputs: tuple = ()):
         self.name = name
         self.nin = nin
         self.impl = impl
@@ -39,6 +41,7 @@ class ScalarOp:
         self.associative = associative
         self.identity = identity
         self.differentiable = differentiable
+        self.condition_inputs = condition_inputs  # inputs whose dtype does not set the output's
 
     # identity by name (+ params), so nodes and cache keys are stable across processes
     def params(self) -> tuple:
@@ -105,12 +108,33 @@ def _output_dtype(op: ScalarOp, dtypes: tuple) -> str:
         return str(dt)
     if rule == "numpy":
         probe = [np.zeros(1, dtype=d) for d in dtypes]
-        with np.errstate(all="ignore"):
-            dt = np.asarray(op.impl(*probe)).dtype
+        try:
+            with np.errstate(all="ignore"):
+                dt = np.asarray(op.impl(*probe)).dtype
+        except TypeError as err:  # numpy has no loop for these dtypes (e.g. bool - bool)
+            raise TypeError(f"{op.name} is not defined for input dtype(s) {', '.join(dtypes)} "
+                            f"(numpy: {err})") from None
         if dt == np.float16 and "float16" not in dtypes:
             dt = np.dtype("float32")
         return str(dt)
     return str(np.dtype(rule))
+
+
+@lru_cache(maxsize=None)
+def compute_dtype(op: ScalarOp, dtypes: tuple) -> str | None:
+    """The float dtype integer/bool inputs must be converted to before calling ``op.impl``, or None.
+
+    numpy computes some functions of small integers (``exp(int8)``) in float16; the output dtype
+    rule promotes those to float32, so they are computed in float32 rather than rounded through
+    float16."""
+    if op.out != "numpy" or len(dtypes) != op.nin or "float16" in dtypes:
+        return None  # (a variadic add/mul of integers never goes through float16)
+    if _output_dtype(op, dtypes) != "float32":
+        return None
+    probe = [np.zeros(1, dtype=d) for d in dtypes]
+    with np.errstate(all="ignore"):
+        natural = np.asarray(op.impl(*probe)).dtype
+    return "float32" if natural == np.float16 else None
 
 
 # --- implementations numpy lacks ---------------------------------------------------------------
@@ -118,12 +142,20 @@ _erf_u = np.frompyfunc(math.erf, 1, 1)
 _erfc_u = np.frompyfunc(math.erfc, 1, 1)
 
 
+def _special(ufunc: Callable, x: np.ndarray) -> np.ndarray:
+    """Apply an object-dtype ufunc made from a ``math`` function; the result is an array (also for
+    0-d input, where ``frompyfunc`` returns a bare Python float) of x's float dtype."""
+    x = np.asarray(x)
+    dtype = np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.dtype(np.float64)
+    return np.asarray(ufunc(x), dtype=object).astype(dtype)
+
+
 def _erf(x):
-    return _erf_u(x).astype(np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float64)
+    return _special(_erf_u, x)
 
 
 def _erfc(x):
-    return _erfc_u(x).astype(np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float64)
+    return _special(_erfc_u, x)
 
 
 def _sigmoid(x):
@@ -305,7 +337,7 @@ _TABLE: list = [
              differentiable=False),
     ScalarOp("invert", 1, np.invert, symbol="~", kinds="biu", differentiable=False),
     ScalarOp("clip", 3, np.clip, out="upcast", grad=_g_clip),
-    ScalarOp("switch", 3, _switch, out=None, grad=_g_switch),
+    ScalarOp("switch", 3, _switch, out=None, grad=_g_switch, condition_inputs=(0,)),
     ScalarOp("second", 2, _second, out=None, grad=_g_second),
 ]
 
@@ -325,4 +357,4 @@ def get(name: str) -> ScalarOp:
     return SCALAR_OPS[name]
 
 
-__all__ = ["ScalarOp", "Cast", "SCALAR_OPS", "get"]
+__all__ = ["ScalarOp", "Cast", "SCALAR_OPS", "compute_dtype", "get"]

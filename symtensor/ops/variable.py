@@ -45,6 +45,8 @@ class TensorMethods:
     def __ror__(self, other): return _api().or_(other, self)
     def __xor__(self, other): return _api().xor(self, other)
     def __rxor__(self, other): return _api().xor(other, self)
+    def __divmod__(self, other): return _api().int_div(self, other), _api().mod(self, other)
+    def __rdivmod__(self, other): return _api().int_div(other, self), _api().mod(other, self)
     def __matmul__(self, other): return _api().dot(self, other)
     def __rmatmul__(self, other): return _api().dot(other, self)
 
@@ -93,6 +95,19 @@ class TensorMethods:
     def ravel(self): return _api().flatten(self, 1)
     def repeat(self, repeats, axis=None): return _api().repeat(self, repeats, axis)
 
+    def swapaxes(self, axis1: int, axis2: int):
+        """The tensor with two axes exchanged (negative axes count from the end)."""
+        order = list(range(self.ndim))
+        a1, a2 = (a + self.ndim if a < 0 else a for a in (axis1, axis2))
+        if not (0 <= a1 < self.ndim and 0 <= a2 < self.ndim):
+            raise ValueError(f"swapaxes: axes ({axis1}, {axis2}) are out of range for a "
+                             f"{self.ndim}-d tensor")
+        order[a1], order[a2] = order[a2], order[a1]
+        return _api().transpose(self, order)
+
+    def take(self, indices, axis=None, mode="raise"):
+        return _api().take(self, indices, axis=axis, mode=mode)
+
     # --- reductions -------------------------------------------------------------------------
     def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
         return _api().sum(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
@@ -106,6 +121,9 @@ class TensorMethods:
         return _api().std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
     def max(self, axis=None, keepdims=False): return _api().max(self, axis=axis, keepdims=keepdims)
     def min(self, axis=None, keepdims=False): return _api().min(self, axis=axis, keepdims=keepdims)
+    def ptp(self, axis=None, keepdims=False):
+        """Range of values (maximum - minimum) along ``axis``."""
+        return _api().max(self, axis=axis, keepdims=keepdims) - _api().min(self, axis=axis, keepdims=keepdims)
     def argmax(self, axis=None, keepdims=False): return _api().argmax(self, axis=axis, keepdims=keepdims)
     def argmin(self, axis=None, keepdims=False): return _api().argmin(self, axis=axis, keepdims=keepdims)
     def all(self, axis=None, keepdims=False): return _api().all(self, axis=axis, keepdims=keepdims)
@@ -121,12 +139,14 @@ class TensorMethods:
     def log(self): return _api().log(self)
     def sqrt(self): return _api().sqrt(self)
     def tanh(self): return _api().tanh(self)
-    def round(self, mode="half_to_even"): return _api().round(self, mode)
+    def round(self, mode=None):
+        return _api().round(self) if mode is None else _api().round(self, mode)
     def nonzero_values(self): return _api().getitem(self.flatten(), _api().neq(self.flatten(), 0))
     def copy(self, name: str | None = None):
         out = _api().tensor_copy(self)
         out.name = name
         return out
+    def fill(self, value): return _api().fill(self, value)
     def zeros_like(self, dtype=None): return _api().zeros_like(self, dtype=dtype)
     def ones_like(self, dtype=None): return _api().ones_like(self, dtype=dtype)
 
@@ -144,10 +164,18 @@ class TensorMethods:
         return getattr(_api(), fn)(*inputs)
 
 
+# numpy ufunc name -> the symtensor function computing the same thing (``ndarray + variable``,
+# ``np.exp(variable)``); ``np.true_divide`` is named "divide" in numpy 2.
 _UFUNC_NAMES = {
-    "add": "add", "subtract": "sub", "multiply": "mul", "true_divide": "true_div",
+    "add": "add", "subtract": "sub", "multiply": "mul", "divide": "true_div", "true_divide": "true_div",
     "floor_divide": "int_div", "remainder": "mod", "power": "pow", "less": "lt", "less_equal": "le",
     "greater": "gt", "greater_equal": "ge", "equal": "eq", "not_equal": "neq", "matmul": "dot",
-    "bitwise_and": "and_", "bitwise_or": "or_", "bitwise_xor": "xor", "maximum": "maximum",
-    "minimum": "minimum", "exp": "exp", "log": "log", "tanh": "tanh", "negative": "neg",
+    "bitwise_and": "and_", "bitwise_or": "or_", "bitwise_xor": "xor", "invert": "invert",
+    "maximum": "maximum", "minimum": "minimum", "arctan2": "arctan2", "negative": "neg",
+    "absolute": "abs_", "sign": "sgn", "exp": "exp", "exp2": "exp2", "expm1": "expm1", "log": "log",
+    "log2": "log2", "log10": "log10", "log1p": "log1p", "sqrt": "sqrt", "square": "sqr",
+    "floor": "floor", "ceil": "ceil", "trunc": "trunc", "rint": "round_half_to_even", "sin": "sin",
+    "cos": "cos", "tan": "tan", "arcsin": "arcsin", "arccos": "arccos", "arctan": "arctan",
+    "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsinh": "arcsinh", "arccosh": "arccosh",
+    "arctanh": "arctanh", "isnan": "isnan", "isinf": "isinf",
 }
