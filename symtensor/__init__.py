@@ -16,5 +16,6 @@ from .compile import (Function, In, Mode, Out, SharedVariable, TensorSharedVaria
                       UnusedInputError, function, get_mode, shared)
 from .printing import debugprint, dprint, pp, pydotprint  # noqa: F401
 from . import gradient, printing, scalar, tensor  # noqa: F401
+from .tensor import nnet  # noqa: F401
 
 __version__ = "0.1.0"

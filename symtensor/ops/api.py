@@ -43,12 +43,13 @@ bitwise_and, bitwise_or, bitwise_xor = and_, or_, xor = (
 invert = bitwise_not = ELEMWISE_FUNCTIONS["invert"]
 
 
-def round(x, mode: str = "half_to_even"):
-    """Round to the nearest integer value: mode 'half_to_even' (numpy) or 'half_away_from_zero'."""
+def round(x, mode: str | None = None):
+    """Round to the nearest integer value: mode 'half_away_from_zero' (Theano 1.0's default, also
+    taken for mode=None) or 'half_to_even' (numpy's ``np.round``)."""
+    if mode is None or mode == "half_away_from_zero":
+        return round_half_away_from_zero(x)
     if mode == "half_to_even":
         return round_half_to_even(x)
-    if mode == "half_away_from_zero":
-        return round_half_away_from_zero(x)
     raise ValueError(f"round: mode must be 'half_to_even' or 'half_away_from_zero', got {mode!r}")
 
 

@@ -9,3 +9,20 @@ from ..grad import Lop, Rop, grad, verify_grad
 from . import nnet
 
 __all__ = [n for n in vars(_api) if not n.startswith("_") and n != "annotations"]
+
+
+def _make_module_callable() -> None:
+    """``T.tensor`` is both this module (Theano's layout) and, when called, the constructor
+    ``tensor(dtype, broadcastable)`` that API.md puts at the top level."""
+    import sys
+    import types
+    from ..ops.basic import tensor as _construct
+
+    class _TensorModule(types.ModuleType):
+        def __call__(self, *args, **kwargs):
+            return _construct(*args, **kwargs)
+
+    sys.modules[__name__].__class__ = _TensorModule
+
+
+_make_module_callable()

@@ -1,0 +1,24 @@
+"""Runtime wrappers of compiled kernels, by kernel class.
+
+A renderer in ``codegen/c`` returns a kernel description (name, C source, cdef); the matching
+function here turns the loaded C function into a ``perform``-compatible callable
+``thunk(node, inputs, output_storage)``. Each kernel family adds one entry."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ...codegen.c.elemwise import ElemwiseKernel
+from .elemwise_thunk import elemwise_thunk
+
+THUNK_MAKERS: dict[type, Callable] = {
+    ElemwiseKernel: elemwise_thunk,
+}
+
+
+def make_thunk(kernel, fn, ffi) -> Callable:
+    """The callable running ``kernel``'s loaded C function ``fn``."""
+    try:
+        maker = THUNK_MAKERS[type(kernel)]
+    except KeyError:
+        raise TypeError(f"no runtime wrapper for kernels of type {type(kernel).__name__}") from None
+    return maker(kernel, fn, ffi)
