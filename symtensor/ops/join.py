@@ -399,8 +399,8 @@ class Split(Op):
         return out if isinstance(out, list) else [out]
 
 
-def split(x: Any, splits_size: Any, n_splits: int, axis: int = 0) -> list:
+def split(x: Any, splits_size: Any, n_splits: int, axis: int = 0) -> Any:
     """Cut ``x`` along ``axis`` into ``n_splits`` pieces of sizes ``splits_size`` (ints or an int
-    vector, which must sum to the axis length). Returns a list of tensors."""
-    out = Split(n_splits, _const_axis(axis, "split"))(x, splits_size)
-    return out if isinstance(out, list) else [out]
+    vector, which must sum to the axis length). Returns a list of tensors, or, as in Theano, the
+    one tensor itself when ``n_splits`` is 1."""
+    return Split(n_splits, _const_axis(axis, "split"))(x, splits_size)

@@ -298,9 +298,11 @@ def test_split_symbolic_sizes(mode, rng):
     np.testing.assert_array_equal(got[1], a[..., 1:])
 
 
-def test_split_one_piece_returns_list(mode, rng):
+def test_split_one_piece_returns_the_piece(mode, rng):
+    """As in Theano 1.0, a one-output op returns its variable, not a list."""
     x = T.vector("x")
-    (p,) = T.split(x, [3], 1)
+    p = T.split(x, [3], 1)
+    assert isinstance(p, T.Variable)
     a = rand(rng, (3,))
     np.testing.assert_array_equal(run(mode, [x], p, a), a)
 
