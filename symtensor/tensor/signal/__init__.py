@@ -1,1 +1,2 @@
-"""Theano's ``tensor.signal`` namespace: a public face (pooling arrives with the nnet ops)."""
+"""Theano's ``tensor.signal`` namespace: public faces (pooling)."""
+from . import downsample, pool  # noqa: F401
