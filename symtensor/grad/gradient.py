@@ -42,6 +42,14 @@ def _float_zeros_like(v: Variable) -> Variable:
     return A.zeros_like(v, dtype=v.dtype if v.dtype[0] in "fc" else config.floatX)
 
 
+def _missing_output_grad(v: Variable) -> Variable:
+    """The gradient flowing into an output nothing differentiates: zeros for a tensor, and for
+    any other type (a random state, say) a disconnected marker."""
+    if isinstance(v.type, TensorType):
+        return _float_zeros_like(v)
+    return disconnected_type()
+
+
 def grad(cost: Any, wrt: Any, consider_constant: Sequence | None = None,
          disconnected_inputs: str = "raise", add_names: bool = True, known_grads: dict | None = None,
          return_disconnected: str = "zero", null_gradients: str = "raise") -> Any:
@@ -150,7 +158,7 @@ def _backprop(seeds: list, wrt: list, blockers: set) -> dict:
             for inp in node.inputs:
                 contributions.setdefault(inp, []).append(Variable(NullType(why)))
             continue
-        out_grads = [g if g is not None else _float_zeros_like(o) for g, o in zip(out_grads, node.outputs)]
+        out_grads = [g if g is not None else _missing_output_grad(o) for g, o in zip(out_grads, node.outputs)]
         pattern = node.op.connection_pattern(node)
         needed = [i in depends and i not in blockers and any(pattern[k]) for k, i in enumerate(node.inputs)]
         if not any(needed):

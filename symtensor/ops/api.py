@@ -23,6 +23,7 @@ from .advanced_subtensor import (advanced_inc_subtensor1, advanced_set_subtensor
 from .blas import batched_dot, batched_tensordot, dot, outer, tensordot
 from .misc import zero_grad, disconnected_grad, grad_clip
 from .opfromgraph import OpFromGraph
+from .linalg import diag, tril, triu
 
 globals().update(ELEMWISE_FUNCTIONS)
 globals().update(CONSTRUCTORS)

@@ -1,0 +1,2 @@
+"""Theano's ``tensor.shared_randomstreams``: a public face."""
+from ..compile.random_streams import RandomStreams  # noqa: F401
