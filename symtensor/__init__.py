@@ -16,6 +16,10 @@ from .compile import (Function, In, Mode, Out, SharedVariable, TensorSharedVaria
                       UnusedInputError, function, get_mode, shared)
 from .printing import debugprint, dprint, pp, pydotprint  # noqa: F401
 from . import gradient, printing, scalar, tensor  # noqa: F401
-from .tensor import nnet  # noqa: F401
+from .tensor import nlinalg, nnet, shared_randomstreams, slinalg  # noqa: F401
+from .grad.jacobian import hessian, hessian_vector_product, jacobian  # noqa: F401
+from .grad.vectorize import vectorize_graph, vmap  # noqa: F401
+from .compile.random_streams import MRG_RandomStreams, RandomStreams  # noqa: F401
+from . import linalg, sandbox  # noqa: F401
 
 __version__ = "0.1.0"

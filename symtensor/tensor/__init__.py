@@ -6,7 +6,8 @@ from ..ops import api as _api
 from ..ops.basic import TensorConstant, TensorVariable, as_tensor_variable, constant, tensor
 from ..compile.shared import TensorSharedVariable, shared
 from ..grad import Lop, Rop, grad, verify_grad
-from . import nnet
+from ..grad.jacobian import hessian, jacobian
+from . import nlinalg, nnet, raw_random, shared_randomstreams, signal, slinalg
 
 __all__ = [n for n in vars(_api) if not n.startswith("_") and n != "annotations"]
 
