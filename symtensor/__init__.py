@@ -9,6 +9,7 @@ from .graph.type import TensorType, Type  # noqa: F401
 from .graph.basic import Apply, Constant, Op, Variable  # noqa: F401
 from .graph.fg import FunctionGraph, MissingInputError  # noqa: F401
 from .ops.api import *  # noqa: F401,F403
+from .ops.scan import foldl, foldr, map, reduce, scan  # noqa: F401  (theano.scan, theano.map, ...)
 from .ops.basic import TensorConstant, TensorVariable, as_tensor_variable, constant, tensor  # noqa: F401
 from .grad import (DisconnectedInputError, GradientError, Lop, NullTypeGradError, Rop,  # noqa: F401
                    disconnected_grad, grad, grad_clip, verify_grad, zero_grad)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..graph.basic import clone_replace
+from ..graph.basic import Op, clone_replace
 from ..ops.opfromgraph import OpFromGraph
 
 L_OP_RULES: dict = {}
@@ -37,6 +37,9 @@ def r_op(node_op, inputs: list, eval_points: list) -> list:
     rule = R_OP_RULES.get(type(node_op))
     if rule is not None:
         return rule(node_op, inputs, eval_points)
+    if type(node_op).R_op is Op.R_op:  # no forward rule: two reverse passes (forward_rules)
+        from .forward_rules import double_lop_r_op
+        return double_lop_r_op(node_op, inputs, eval_points)
     return node_op.R_op(inputs, eval_points)
 
 
@@ -60,3 +63,11 @@ def _ofg_r_op(op: OpFromGraph, inputs: list, eval_points: list) -> list:
     inner_outs = _inline(op, inputs)
     pairs = [(i, e) for i, e in zip(inputs, eval_points) if e is not None]
     return Rop(inner_outs, [i for i, _ in pairs], [e for _, e in pairs])
+
+
+# Scan's rules build backward / forward scans (grad/scan_grad.py)
+from ..ops.scan_op import Scan  # noqa: E402
+from .scan_grad import scan_l_op, scan_r_op  # noqa: E402
+
+register_l_op(Scan)(scan_l_op)
+register_r_op(Scan)(scan_r_op)
