@@ -197,13 +197,17 @@ def _own(value: Any, claimed: list, exempt: Any = None) -> Any:
 
 
 class Function:
-    """A compiled function. Call it with positional or keyword arguments."""
+    """A compiled function. Call it with positional or keyword arguments.
+
+    A call first tries a path generated for this function (see :func:`_fast_call_source`):
+    every argument given by position, each already an ndarray of its input's exact dtype,
+    rank and static shape. Anything else takes the general path, which binds keywords and
+    defaults, converts values and raises the errors; both give the same results."""
 
     def __init__(self, maker: FunctionMaker, output_kind: Any, borrow_outputs: list, name: str | None,
                  allow_input_downcast: bool | None, spec: dict):
         self.maker = maker
         self.name = name
-        self.trust_input = False
         self._output_kind = output_kind
         self._borrow = borrow_outputs
         self._allow_downcast = allow_input_downcast
@@ -215,10 +219,23 @@ class Function:
             if i.name is not None:
                 self._names.setdefault(i.name, []).append(k)
         self._defaults = [i.value if i.has_default else _MISSING for i in ins]
+        self._filters = [(i.strict, i.allow_downcast if i.allow_downcast is not None else allow_input_downcast)
+                         for i in ins]
         self._input_updates = [k for k, i in enumerate(ins) if i.update is not None]
         self._containers = [s.container for s in maker.shared]
         self._update_targets = [s.container for s, _ in spec["updates"]]
         self._n_out = maker.n_outputs
+        self.trust_input = False
+
+    @property
+    def trust_input(self) -> bool:
+        """Whether arguments are passed to the graph unchecked (Theano's ``trust_input``)."""
+        return self._trust_input
+
+    @trust_input.setter
+    def trust_input(self, value: bool) -> None:
+        self._trust_input = bool(value)
+        self._call = _make_fast_call(self)
 
     @property
     def fn_name(self) -> str:
@@ -263,24 +280,29 @@ class Function:
     def _filter(self, values: list) -> list:
         """Each value checked and converted to its input's type; errors name the input."""
         out = []
-        for k, (v, t) in enumerate(zip(values, self._types)):
-            inp = self.maker.inputs[k]
-            allow = inp.allow_downcast if inp.allow_downcast is not None else self._allow_downcast
+        for k, (v, t, (strict, allow)) in enumerate(zip(values, self._types, self._filters)):
             try:
-                out.append(t.filter(v, strict=inp.strict, allow_downcast=allow))
+                out.append(t.filter(v, strict=strict, allow_downcast=allow))
             except (TypeError, ValueError) as err:
                 raise type(err)(f"{self._describe(k)}: bad value: {err} (expected {t})") from None
         return out
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.trust_input and not kwargs and len(args) == len(self._types):
+        return self._call(args, kwargs)
+
+    def _call_general(self, args: tuple, kwargs: dict) -> Any:
+        """Any call: bind keywords and defaults, check and convert, run, finish."""
+        if self._trust_input and not kwargs and len(args) == len(self._types):
             values = list(args)
         else:
             values = self._bind(args, kwargs)
-            if not self.trust_input:
+            if not self._trust_input:
                 values = self._filter(values)
         old_shared = [c[0] for c in self._containers]
-        results = self.maker.executor(values + old_shared)
+        return self._finish(values, old_shared, self.maker.executor(values + old_shared))
+
+    def _finish(self, values: list, old_shared: list, results: list) -> Any:
+        """Take ownership of the results, then store the updates and return the outputs."""
         n_out, n_upd = self._n_out, self.maker.n_updates
         outputs, new_shared, new_defaults = results[:n_out], results[n_out:n_out + n_upd], results[n_out + n_upd:]
         # Nothing is stored before every output and update was computed, and no stored or
@@ -319,6 +341,59 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<symtensor.Function {self.name or ''} ({len(self._types)} input(s))>"
+
+
+def _fast_call_source(fn: Function, fresh: tuple) -> str:
+    """Source of ``call(args, kwargs)`` for ``fn``: straight-line checks, one graph run, and
+    (when every output is fresh or borrowed and nothing is updated) the results as they are.
+
+    The checks accept exactly the values ``TensorType.filter`` would pass through unchanged
+    (an ndarray of the exact dtype, rank and static shape); any other call goes to
+    ``general``, which converts or raises."""
+    n = len(fn._types)
+    args = [f"a{k}" for k in range(n)]
+    shared = [f"s{k}" for k in range(len(fn._containers))]
+    lines = ["def call(args, kwargs):",
+             f"    if kwargs or len(args) != {n}:",
+             "        return general(args, kwargs)"]
+    if n:
+        lines.append(f"    {', '.join(args)}, = args")
+    if not fn._trust_input:
+        conds = []
+        for k, t in enumerate(fn._types):
+            conds += [f"type(a{k}) is ndarray", f"a{k}.dtype == D{k}", f"a{k}.ndim == {t.ndim}"]
+            conds += [f"a{k}.shape[{d}] == {s}" for d, s in enumerate(t.shape) if s is not None]
+        if conds:
+            lines += [f"    if not ({' and '.join(conds)}):", "        return general(args, kwargs)"]
+    lines += [f"    {s} = C{k}[0]" for k, s in enumerate(shared)]
+    lines.append(f"    r = run({', '.join(args + shared)})")
+    plain = (not fn._update_targets and not fn._input_updates
+             and all(f or b for f, b in zip(fresh, fn._borrow)))
+    if not plain:
+        lines.append(f"    return finish([{', '.join(args)}], [{', '.join(shared)}], r)")
+    elif fn._output_kind is None:
+        lines.append("    return r[0]")
+    else:
+        lines.append("    return r")
+    return "\n".join(lines)
+
+
+def _make_fast_call(fn: Function) -> Any:
+    """``fn``'s call function: generated when every input is a tensor, else the general path."""
+    if not all(isinstance(t, TensorType) for t in fn._types):
+        return fn._call_general
+    executor = fn.maker.executor
+    n_results = len(fn.maker.fgraph.outputs)
+    plan = getattr(executor, "plan", None)
+    if plan is not None:
+        run, fresh = plan()
+    else:
+        run, fresh = (lambda *values: executor(list(values))), (False,) * n_results
+    namespace = {"general": fn._call_general, "finish": fn._finish, "run": run, "ndarray": np.ndarray}
+    namespace.update({f"D{k}": t.numpy_dtype for k, t in enumerate(fn._types)})
+    namespace.update({f"C{k}": c for k, c in enumerate(fn._containers)})
+    exec(compile(_fast_call_source(fn, fresh[:fn._n_out]), f"<call of {fn.fn_name}>", "exec"), namespace)
+    return namespace["call"]
 
 
 def _swap_shared(spec: dict, swap: dict) -> dict:

@@ -166,7 +166,15 @@ void {name}(int64_t n, int64_t ndim, const int64_t *shape, const int64_t *stride
     if (n <= 0) return;
     if (contiguous) {{
 {chr(10).join(scalars)}
-        #pragma omp parallel for simd schedule(static) if(n > ST_OMP_THRESHOLD)
+        if (n > ST_OMP_THRESHOLD) {{   /* threads only for big loops: entering the runtime costs */
+            #pragma omp parallel for simd schedule(static)
+            for (int64_t i = 0; i < n; ++i) {{
+                {(chr(10) + '                ').join(fast_lines)}
+{chr(10).join('    ' + l for l in store_fast)}
+            }}
+            return;
+        }}
+        #pragma omp simd
         for (int64_t i = 0; i < n; ++i) {{
             {(chr(10) + '            ').join(fast_lines)}
 {chr(10).join(store_fast)}
