@@ -132,12 +132,62 @@ def render_elemwise(node) -> ElemwiseKernel | None:
     if fast is None:
         return None
     strided = _body(program, in_dtypes, [f"p{k}[o{k}]" for k in range(n_in)])
-    key = repr((program, in_dtypes, out_dtypes, scalar_inputs)).encode()
+    # inputs constant along the last axis (broadcastable there): one value per row
+    row_scalar = tuple(i.ndim == 0 or i.broadcastable[-1] for i in node.inputs)
+    rows = _body(program, in_dtypes, [f"v{k}" if row_scalar[k] else f"r{k}[i]" for k in range(n_in)])
+    key = repr((program, in_dtypes, out_dtypes, scalar_inputs, row_scalar)).encode()
     name = "st_ew_" + hashlib.sha256(key).hexdigest()[:16]
-    return ElemwiseKernel(name, _kernel_source(name, in_dtypes, out_dtypes, scalar_inputs, fast, strided),
+    source = _kernel_source(name, in_dtypes, out_dtypes, scalar_inputs, fast, strided)
+    source = source.replace("    int64_t idx[64] = {0};\n",
+                            _row_loop(in_dtypes, out_dtypes, row_scalar, rows) + "    int64_t idx[64] = {0};\n", 1)
+    return ElemwiseKernel(name, source,
                           f"void {name}(int64_t n, int64_t ndim, const int64_t *shape, "
                           f"const int64_t *strides, intptr_t *data, int64_t contiguous);",
                           in_dtypes, out_dtypes, scalar_inputs)
+
+
+def _row_loop(in_dtypes: tuple, out_dtypes: tuple, row_scalar: tuple, rows: tuple) -> str:
+    """A loop over rows whose inner loop is unit-stride (or one value per row) for every operand,
+    so it vectorizes: broadcasting a column or a row over a matrix stays on the SIMD path.
+    Taken at run time when every operand that varies along the last axis has stride 1 there."""
+    n_in = len(in_dtypes)
+    ops = list(in_dtypes) + list(out_dtypes)
+    varying = [k for k in range(len(ops)) if k >= n_in or not row_scalar[k]]
+    checks = "\n".join(f"    if (strides[{k} * ndim + last] != 1) unit = 0;" for k in varying)
+    offsets = " ".join(f"int64_t o{k} = 0;" for k in range(len(ops)))
+    advance = " ".join(f"o{k} += id * strides[{k} * ndim + d];" for k in range(len(ops)))
+    pointers = []
+    for k, dt in enumerate(ops):
+        const = "const " if k < n_in else ""
+        pointers.append(f"{const}{C_TYPES[dt]} *restrict r{k} = p{k} + o{k};")
+    loads = [f"const {C_TYPES[in_dtypes[k]]} v{k} = r{k}[0];" for k in range(n_in) if row_scalar[k]]
+    lines, outs = rows
+    stores = [f"r{n_in + j}[i] = {v};" for j, v in enumerate(outs)]
+    body = f"""{{
+            int64_t rem = j; {offsets}
+            for (int64_t d = last - 1; d >= 0; --d) {{
+                int64_t id = rem % shape[d]; rem /= shape[d]; {advance}
+            }}
+            {" ".join(pointers)}
+            {" ".join(loads)}
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; ++i) {{
+                {" ".join(lines)}
+                {" ".join(stores)}
+            }}
+        }}"""
+    return f"""    int unit = inner > 1;
+{checks}
+    if (unit) {{
+        if (n > ST_OMP_THRESHOLD) {{
+            #pragma omp parallel for schedule(static)
+            for (int64_t j = 0; j < outer; ++j) {body}
+        }} else {{
+            for (int64_t j = 0; j < outer; ++j) {body}
+        }}
+        return;
+    }}
+"""
 
 
 def _kernel_source(name: str, in_dtypes: tuple, out_dtypes: tuple, scalar_inputs: tuple,
