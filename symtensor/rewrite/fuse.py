@@ -1,6 +1,11 @@
 """Elementwise fusion: each maximal connected group of Elemwise nodes of one rank whose
 intermediate results are used only inside the group becomes one FusedElemwise node, so the
-backend computes it in one loop with no intermediate arrays."""
+backend computes it in one loop with no intermediate arrays.
+
+A reduction whose input is such a group (or a single Elemwise) used by nothing else then
+absorbs it: ``CAReduce(program(x, ...))`` becomes one FusedReduce node, which computes each
+element and accumulates it in the same loop (``(x ** 2).sum(axis=1)`` reads x once and
+writes only the sums)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,6 +14,8 @@ from ..graph.basic import Apply, Constant, Variable
 from ..graph.fg import OUTPUT, FunctionGraph
 from ..ops.elemwise import DimShuffle, Elemwise
 from ..ops.fused import FusedElemwise
+from ..ops.fused_reduce import FusedReduce
+from ..ops.reduce import CAReduce
 from .engine import GraphPass, RewriteLog
 
 MAX_INPUTS = 32   # clusters with more operands than this are not fused whole
@@ -106,4 +113,49 @@ def fuse_pass(fgraph: FunctionGraph, log: RewriteLog) -> bool:
     return changed
 
 
-FUSE = [GraphPass("fuse_elemwise", fuse_pass)]
+def _reduce_producer(fgraph: FunctionGraph, node: Apply, position: dict) -> tuple | None:
+    """(program, outer inputs) of the elementwise producer of a CAReduce's input, when that
+    producer can be fused into it: an Elemwise or single-output FusedElemwise of the same
+    rank whose result nothing else uses (not even as a graph output)."""
+    x = node.inputs[0]
+    p = x.owner
+    if p is None or len(p.outputs) != 1 or not isinstance(p.op, (Elemwise, FusedElemwise)):
+        return None
+    if any(c is not node for c, _ in fgraph.clients.get(x, [])):
+        return None
+    if isinstance(p.op, FusedElemwise):
+        program, outer = p.op.program, list(p.inputs)
+    else:
+        program, outer = build_program(fgraph, {p}, p, position)   # inlines scalar constants
+    if (len(program[2]) != 1 or not outer or len(outer) > MAX_INPUTS
+            or any(v.ndim != x.ndim for v in outer)):
+        return None
+    return program, outer
+
+
+def fuse_reduce_pass(fgraph: FunctionGraph, log: RewriteLog) -> bool:
+    """Fuse into each CAReduce the elementwise node (plain or already fused) that computes
+    its input, when the reduction is that result's only client."""
+    changed = False
+    order = fgraph.toposort()
+    position = {n: k for k, n in enumerate(order)}
+    for node in order:
+        if node not in fgraph.apply_nodes or type(node.op) is not CAReduce:
+            continue
+        found = _reduce_producer(fgraph, node, position)
+        if found is None:
+            continue
+        program, outer = found
+        x, out = node.inputs[0], node.outputs[0]
+        op = FusedReduce(program, tuple(v.type for v in outer), x.type, node.op)
+        new = op.make_node(*outer).outputs[0]
+        if new.type != out.type:
+            continue
+        new.owner.tag.trace = getattr(node.tag, "trace", None)
+        fgraph.replace(out, new, reason="fuse_reduce")
+        log.applied.append(("fuse", "fuse_reduce", f"{len(program[1])} steps into {node.op}"))
+        changed = True
+    return changed
+
+
+FUSE = [GraphPass("fuse_elemwise", fuse_pass), GraphPass("fuse_reduce", fuse_reduce_pass)]

@@ -8,15 +8,19 @@ from typing import Iterable
 
 from ..config import config
 from ..graph.fg import FunctionGraph
+from .blas import BLAS_SPECIALIZE
 from .canonicalize import CANONICALIZE, merge_pass
 from .engine import GraphPass, Phase, Pipeline, RewriteLog
 from .fuse import FUSE
 from .stabilize import SPECIALIZE, STABILIZE
+from .nnet_rules import NNET_STABILIZE
+
+STABILIZE = STABILIZE + NNET_STABILIZE   # softmax family: logsoftmax, crossentropy, logsumexp
 
 FAST_RUN = Pipeline([
     Phase("canonicalize", CANONICALIZE),
     Phase("stabilize", STABILIZE),
-    Phase("specialize", SPECIALIZE),
+    Phase("specialize", SPECIALIZE + BLAS_SPECIALIZE),
     Phase("canonicalize_again", CANONICALIZE),
     Phase("fuse", FUSE),
 ])
@@ -39,6 +43,8 @@ ALIASES = {"fusion": ("fuse",), "elemwise_fusion": ("fuse",), "local_elemwise_fu
            "local_log1p": ("log1p",), "local_expm1": ("expm1",), "local_pow_specialize": ("pow_specialize",),
            "local_neg_neg": ("double_negation",), "local_dimshuffle_lift": ("lift_dimshuffle",),
            "MergeOptimizer": ("merge",), "constant_folding": ("constant_folding",),
+           "local_logsoftmax": ("logsoftmax",), "local_logsoftmax_grad": ("softmax_grad_closed_form",),
+           "crossentropy_to_crossentropy_with_softmax": ("crossentropy_softmax",),
            "inplace": (), "gpu": (), "gpuarray": (), "cxx_only": ()}
 
 

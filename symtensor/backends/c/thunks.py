@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ...codegen.c.blas import BlasKernel
 from ...codegen.c.elemwise import ElemwiseKernel
+from ...codegen.c.reduce import ReduceKernel
+from .blas_thunk import blas_thunk
 from .elemwise_thunk import elemwise_thunk
+from .reduce_thunk import reduce_thunk
 
 THUNK_MAKERS: dict[type, Callable] = {
     ElemwiseKernel: elemwise_thunk,
+    BlasKernel: blas_thunk,
+    ReduceKernel: reduce_thunk,
 }
 
 

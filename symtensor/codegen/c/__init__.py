@@ -7,14 +7,23 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ...ops.blas import Dot
 from ...ops.elemwise import Elemwise
 from ...ops.fused import FusedElemwise
+from ...ops.fused_reduce import FusedReduce
+from ...ops.gemm import Gemm
+from ...ops.reduce import CAReduce
+from .blas import render_dot, render_gemm
 from .elemwise import ElemwiseKernel, render_elemwise
+from .reduce import render_reduce
 from .scalar import PRELUDE as SCALAR_PRELUDE
 
 RENDERERS: dict[type, Callable] = {
     Elemwise: render_elemwise,
     FusedElemwise: render_elemwise,
+    Dot: render_dot,
+    Gemm: render_gemm,
+    CAReduce: render_reduce, FusedReduce: render_reduce,
 }
 
 

@@ -1,0 +1,112 @@
+"""Calling a BLAS product kernel on numpy arrays (``Dot`` and ``Gemm`` nodes).
+
+The thunk checks shapes (with the ops' own messages), allocates the C-contiguous output and
+passes each operand as a data pointer with its element strides; the kernel decides how BLAS
+reads it (in place, transposed, or through a packed copy). Values the kernel cannot address
+by element strides (another dtype, byte-swapped, misaligned) are converted first, never
+modified. Sizes beyond the BLAS's 32-bit integers run the op's numpy ``perform``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ...codegen.c.blas import STATUS_NO_MEMORY, STATUS_TOO_LARGE, BlasKernel
+from ...ops.gemm import check_shapes
+from . import blaslib  # noqa: F401  (registers the library the kernels link with)
+
+
+def _operand(value: Any, dtype: np.dtype) -> np.ndarray:
+    """``value`` as an aligned array of ``dtype`` in native byte order (so its strides are whole
+    elements), converted into a new array when it is not one already."""
+    if type(value) is np.ndarray and value.dtype == dtype and value.flags.aligned:
+        return value
+    return np.array(value, dtype=dtype, order="C")
+
+
+def _caller(fn: Callable, ffi, dtype: np.dtype) -> Callable:
+    """``call(x, y, out, alpha, beta)``: out = alpha * x @ y + beta * out through ``fn``, a
+    vector x being one row and a vector y one column; returns the kernel's status."""
+    size = dtype.itemsize
+    from_buffer, cast = ffi.from_buffer, ffi.cast
+
+    def pointer(a: np.ndarray):
+        if a.flags.c_contiguous:
+            return from_buffer(a)          # the cheapest way to an address
+        return cast("void *", a.__array_interface__["data"][0])
+
+    def call(x: np.ndarray, y: np.ndarray, out: np.ndarray, alpha: float, beta: float) -> int:
+        if x.ndim == 2:
+            m, (xs0, xs1) = x.shape[0], x.strides
+        else:
+            m, xs0, xs1 = 1, 0, x.strides[0]
+        if y.ndim == 2:
+            n, (ys0, ys1) = y.shape[1], y.strides
+        else:
+            n, ys0, ys1 = 1, y.strides[0], 0
+        return fn(m, n, y.shape[0], pointer(x), xs0 // size, xs1 // size,
+                  pointer(y), ys0 // size, ys1 // size, from_buffer(out), alpha, beta)
+
+    return call
+
+
+def _check(status: int, node) -> bool:
+    """True when the kernel computed the result; raises when it ran out of memory."""
+    if status == STATUS_NO_MEMORY:
+        raise MemoryError(f"{node.op}: out of memory packing an operand for BLAS")
+    return status != STATUS_TOO_LARGE
+
+
+def dot_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
+    """A perform-compatible callable computing a ``Dot`` node through the kernel."""
+    dtype = np.dtype(kernel.dtype)
+    call = _caller(fn, ffi, dtype)
+
+    def thunk(node, inputs: list, output_storage: list) -> None:
+        x, y = _operand(inputs[0], dtype), _operand(inputs[1], dtype)
+        if x.shape[-1] != y.shape[0]:
+            raise ValueError(f"Dot: shapes {x.shape} and {y.shape} are not aligned: dimension "
+                             f"{x.ndim - 1} of x has size {x.shape[-1]} but dimension 0 of y has "
+                             f"size {y.shape[0]}")
+        out = np.empty(x.shape[:-1] + y.shape[1:], dtype=dtype)
+        if _check(call(x, y, out, 1.0, 0.0), node):
+            output_storage[0][0] = out
+        else:
+            node.op.perform(node, inputs, output_storage)
+
+    return thunk
+
+
+def gemm_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
+    """A perform-compatible callable computing a ``Gemm`` node: the output starts as a copy
+    of the broadcast z, and BLAS accumulates ``alpha * x @ y`` into it with ``beta``.
+
+    A zero alpha or beta runs ``perform``: BLAS would skip the product (or z), while numpy's
+    ``0 * nan`` is nan."""
+    dtype = np.dtype(kernel.dtype)
+    call = _caller(fn, ffi, dtype)
+
+    def thunk(node, inputs: list, output_storage: list) -> None:
+        z, alpha, x, y, beta = inputs
+        alpha, beta = float(alpha), float(beta)
+        if alpha == 0 or beta == 0:
+            node.op.perform(node, inputs, output_storage)
+            return
+        z, x, y = (_operand(v, dtype) for v in (z, x, y))
+        out = np.empty(check_shapes(node.inputs[0], z, x, y), dtype=dtype)
+        np.copyto(out, z)
+        if _check(call(x, y, out, alpha, beta), node):
+            output_storage[0][0] = out
+        else:
+            node.op.perform(node, inputs, output_storage)
+
+    return thunk
+
+
+THUNKS = {"dot": dot_thunk, "gemm": gemm_thunk}
+
+
+def blas_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
+    """The runtime wrapper for a BLAS kernel, by the op it was rendered for."""
+    return THUNKS[kernel.op](kernel, fn, ffi)
