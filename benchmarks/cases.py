@@ -194,3 +194,13 @@ def compile_time() -> list:
 
 
 CASES = {"elementwise": elementwise, "mlp": mlp, "overhead": call_overhead, "compile": compile_time}
+
+# the cases of the derivative issue (per-sample Jacobians, RNN BPTT, scalar recurrence)
+from .grad_cases import GRAD_CASES  # noqa: E402
+
+CASES.update(GRAD_CASES)
+
+# the cases of the neural-network issue (LeNet training step, conv2d and its gradients)
+from .nnet_cases import NNET_CASES  # noqa: E402
+
+CASES.update(NNET_CASES)

@@ -250,6 +250,13 @@ class Scan(Op):
                                  f"along axis 0, but its taps {list(self.rec_taps[k])} need {m}")
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
+        self.run_steps(self._get_runner(), node, inputs, output_storage)
+
+    def run_steps(self, runner: Any, node: Apply, inputs: list, output_storage: list) -> None:
+        """The loop, with ``runner(values) -> outputs`` computing one step of the body.
+
+        ``perform`` passes the numpy interpreter of the body; a compiled backend passes an
+        executor of its own rewritten, compiled copy of the body (same inputs and outputs)."""
         n_val, seqs, inits, shared, nonseqs = self.split_outer_inputs(inputs)
         n = int(n_val)
         self._check_lengths(n, seqs, inits)
@@ -261,12 +268,11 @@ class Scan(Op):
             bufs.append(buf)
         nits: list = [None] * self.n_nit
         state = list(shared)
-        runner = self._get_runner()
         for t in range(n):
             outs = runner(self._step_args(t, seqs, bufs, state, nonseqs))
             self._store(t, n, outs, bufs, nits, state)
         if n == 0 and self.n_nit:
-            nits = self._empty_mapped(node, seqs, bufs, state, nonseqs)
+            nits = self._empty_mapped(runner, seqs, bufs, state, nonseqs)
         results = [buf[m:] for buf, m in zip(bufs, self.mintaps)] + nits
         results += [_owned(np.asarray(v, dtype=h.dtype), inputs) for v, h in zip(state, self.inner_shared)]
         for cell, value in zip(output_storage, results):
@@ -301,7 +307,7 @@ class Scan(Op):
         for i in range(self.n_shared):
             state[i] = outs[self.n_rec + self.n_nit + i]
 
-    def _empty_mapped(self, node: Apply, seqs: list, bufs: list, state: list, nonseqs: list) -> list:
+    def _empty_mapped(self, runner: Any, seqs: list, bufs: list, state: list, nonseqs: list) -> list:
         """Zero-step trajectories of the mapped outputs. Their step shape comes from one trial
         step on zero-filled sequence entries (a failing trial leaves unknown axes at 0)."""
         fake_seqs = [np.zeros((max(offs, default=0) + 1,) + s.shape[1:], dtype=s.dtype)
@@ -309,7 +315,7 @@ class Scan(Op):
         shapes = None
         try:
             with np.errstate(all="ignore"):
-                outs = self._get_runner()(self._step_args(0, fake_seqs, bufs, state, nonseqs))
+                outs = runner(self._step_args(0, fake_seqs, bufs, state, nonseqs))
             shapes = [np.shape(o) for o in outs[self.n_rec:self.n_rec + self.n_nit]]
         except Exception:   # the body may reject zeros; then only the static shape is known
             pass

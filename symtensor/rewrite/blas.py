@@ -15,7 +15,8 @@ from ..graph.fg import FunctionGraph
 from ..ops import api as A
 from ..ops.blas import Dot
 from ..ops.elemwise import DimShuffle, Elemwise, dimshuffle
-from ..ops.gemm import GEMM_DTYPES, gemm
+from ..ops.basic import as_tensor_variable
+from ..ops.gemm import GEMM_DTYPES, Gemm, gemm
 from .canonicalize import _elemwise_name, _same_type_or_none
 from .engine import NodePass, node_rewriter
 
@@ -113,4 +114,71 @@ def dot_add_to_gemm(fgraph: FunctionGraph, node: Apply):
     return None
 
 
-BLAS_SPECIALIZE = [NodePass("local_blas", [dot_add_to_gemm])]
+def _product(*factors):
+    """The product of scalar factors (Python numbers and 0-d variables, None meaning 1): a
+    Python number when every factor is one, else a 0-d variable."""
+    number, variables = 1, []
+    for f in factors:
+        if f is None:
+            continue
+        if isinstance(f, Variable):
+            variables.append(f)
+        else:
+            number *= f
+    if not variables:
+        return number
+    if number != 1:
+        variables.append(number)
+    return variables[0] if len(variables) == 1 else A.mul(*variables)
+
+
+def _used_gemm(fgraph: FunctionGraph, v: Variable, dtype: str) -> Apply | None:
+    """The node computing ``v`` if it is a used-once ``Gemm`` of ``dtype``."""
+    node = v.owner
+    if node is None or not isinstance(node.op, Gemm) or v.dtype != dtype or not _single_use(fgraph, v):
+        return None
+    return node
+
+
+@node_rewriter([Elemwise], name="gemm_absorb")
+def gemm_absorb(fgraph: FunctionGraph, node: Apply):
+    """beta2 * w +- s * gemm(c * w, a, x, y, b) -> gemm(w, +-s*a, x, y, beta2 +- s*b*c), and
+    r +- s * gemm(z, a, x, y, b) -> gemm(r +- s*b*z, +-s*a, x, y, 1) for any other term r.
+
+    An SGD step ``w - lr * (dot(x, y) + l2 * w)`` becomes one gemm into a copy of ``w``,
+    instead of a gemm followed by an elementwise pass over its result. Terms with the same
+    operand are merged by adding their scales (Theano's gemm optimizer does the same)."""
+    terms = _signed_terms(node)
+    out = node.outputs[0]
+    if terms is None or len(terms) != 2 or out.ndim != 2 or out.dtype not in GEMM_DTYPES:
+        return None
+    for k, (term, sign) in enumerate(terms):
+        scale, core = _split_scale(fgraph, term)
+        g = _used_gemm(fgraph, core, out.dtype)
+        if g is None or g.outputs[0].type.shape != out.type.shape and None not in out.type.shape:
+            continue
+        z2, a2, x, y, b2 = g.inputs
+        rest, rest_sign = terms[1 - k]
+        beta_r, zr = _split_scale(fgraph, rest)
+        if zr.dtype != out.dtype or zr.ndim != 2:
+            continue
+        product_shape = g.outputs[0].type.shape
+        if any(p == 1 and s != 1 for p, s in zip(product_shape, zr.type.shape)):
+            continue   # the other term may broadcast the product
+        c2, w2 = _split_scale(fgraph, z2)
+        alpha = _product(sign, scale, a2)
+        if w2 is zr:
+            beta = A.add(*[_as_scalar(as_tensor_variable(t, dtype=out.dtype))
+                           for t in (_product(rest_sign, beta_r), _product(sign, scale, b2, c2))])
+            new = gemm(zr, alpha, x, y, beta)
+        else:
+            z = A.add(A.mul(_product(rest_sign, beta_r), zr), A.mul(_product(sign, scale, b2), z2))
+            if z.dtype != out.dtype:
+                continue
+            new = gemm(z, alpha, x, y, 1)
+        return _same_type_or_none(node, new)
+    return None
+
+
+BLAS_SPECIALIZE = [NodePass("local_blas", [dot_add_to_gemm]),
+                   NodePass("local_blas_absorb", [gemm_absorb])]

@@ -234,12 +234,63 @@ def lift_dimshuffle(fgraph: FunctionGraph, node: Apply):
     return _same_type_or_none(node, inner.op(*lifted))
 
 
+# --- fills whose shape another operand already gives --------------------------------------------
+SHAPE_SEARCH_DEPTH = 8   # how far through elementwise producers shapes are compared
+
+
+def _same_shape_sources(v: Variable, depth: int = SHAPE_SEARCH_DEPTH) -> set:
+    """Variables whose run-time shape is ``v``'s: ``v`` itself and, through elementwise
+    producers, each operand with ``v``'s broadcastable pattern (an elementwise result has
+    the size of every operand along that operand's non-broadcastable axes)."""
+    found, work = {v}, [(v, depth)]
+    while work:
+        u, d = work.pop()
+        node = u.owner
+        if d == 0 or node is None or not isinstance(node.op, Elemwise) or len(node.outputs) != 1:
+            continue
+        for i in node.inputs:
+            if i not in found and i.broadcastable == u.broadcastable:
+                found.add(i)
+                work.append((i, d - 1))
+    return found
+
+
+@node_rewriter([Elemwise], name="useless_fill")
+def useless_fill(fgraph: FunctionGraph, node: Apply):
+    """f(second(a, b), c, ...) -> f(b, c, ...) when another operand c of the elementwise f
+    has a's shape: the fill only broadcast b to a shape that c imposes anyway; and
+    second(a, b) -> b when b has a's shape already (e.g. both hold one element).
+
+    Gradients are full of such fills (the gradient of ``sum(x ** 2)`` is
+    ``second(x ** 2, g) * 2 * x``); removing them frees ``x ** 2`` for fusion into its sum
+    and leaves the gradient one elementwise chain."""
+    if _elemwise_name(node) == "second":
+        a, b = node.inputs
+        if b.type == node.outputs[0].type and b.broadcastable == a.broadcastable and (
+                all(b.broadcastable) or _same_shape_sources(a) & _same_shape_sources(b)):
+            return [b]     # b already has a's shape: the fill is b itself
+    ins = list(node.inputs)
+    for k, v in enumerate(ins):
+        fill = v.owner
+        if fill is None or _elemwise_name(fill) != "second":
+            continue
+        a, b = fill.inputs
+        if b.ndim != v.ndim or b.dtype != v.dtype:
+            continue
+        shapes = _same_shape_sources(a)
+        if any(j != k and c.broadcastable == a.broadcastable and _same_shape_sources(c) & shapes
+               for j, c in enumerate(ins)):
+            ins[k] = b
+            return _same_type_or_none(node, node.op(*ins))
+    return None
+
+
 CANONICALIZE = [
     NodePass("local_canonicalize", [constant_folding, neutral_operands, double_negation,
                                     merge_dimshuffles, lift_dimshuffle]),
     # after the simplifications above, so that each add/mul chain is final when flattened
     # (flattening while its links are still being rewritten would rebuild it once per link)
     NodePass("local_flatten", [flatten_associative, combine_constants, neutral_operands,
-                               constant_folding]),
+                               constant_folding, useless_fill]),
     GraphPass("merge", merge_pass),
 ]

@@ -19,6 +19,7 @@ OpenBLAS is a different library, already loaded, and is not affected.
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import functools
 import os
 from dataclasses import dataclass
@@ -75,13 +76,23 @@ class BlasLibrary:
 @functools.lru_cache(maxsize=None)
 def locate() -> Optional[BlasLibrary]:
     """The installed library, or None when the package (or its files) is missing."""
+    # The package is found, not imported: its __init__ loads importlib.metadata, which costs
+    # 15-50 ms in every fresh process; its layout (lib/, include/) is all we need.
     try:
-        import scipy_openblas32 as pkg
-        lib_dir, include_dir = pkg.get_lib_dir(), pkg.get_include_dir()
-        filename = pkg.get_library(fullname=True)
-    except (ImportError, OSError, IndexError, AttributeError):
+        spec = importlib.util.find_spec("scipy_openblas32")
+    except (ImportError, ValueError):
         return None
-    lib = BlasLibrary(lib_dir, include_dir, filename)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = list(spec.submodule_search_locations)[0]
+    lib_dir, include_dir = os.path.join(root, "lib"), os.path.join(root, "include")
+    try:
+        names = sorted(n for n in os.listdir(lib_dir) if n.startswith("libscipy_openblas") and ".so" in n)
+    except OSError:
+        return None
+    if not names:
+        return None
+    lib = BlasLibrary(lib_dir, include_dir, names[0])
     if not (os.path.isfile(lib.path) and os.path.isfile(os.path.join(include_dir, "cblas.h"))):
         return None
     return lib

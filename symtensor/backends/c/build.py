@@ -18,12 +18,11 @@ compiler. Damaged entries are rebuilt; nothing holds a lock.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import os
 import shlex
-from typing import Any, Optional, Sequence
+import threading
+from typing import Any, Optional, Sequence, Union
 
 import cffi
 
@@ -63,18 +62,31 @@ def _config_flags() -> tuple[str, ...]:
     return flags
 
 
-def module_key(source: str, cdef: str, name: str, flags: Sequence[str] = (), with_prelude: bool = True,
-               tc: Optional[toolchain.Toolchain] = None) -> tuple[str, str, tuple[str, ...]]:
-    """(key, full C text without the key function, all flags) for a module."""
+#: C source of a module: one text, or several compiled as separate translation units.
+Source = Union[str, Sequence[str]]
+
+
+def render_parts(source: Source, name: str, with_prelude: bool = True) -> tuple[str, ...]:
+    """The compiled text of each translation unit of ``source`` (each with the prelude)."""
+    if isinstance(source, str):
+        return (prelude.render(source, name, with_prelude),)
+    if not source:
+        raise ValueError(f"module {name!r}: no source")
+    return tuple(prelude.render(part, f"{name}.{k}", with_prelude) for k, part in enumerate(source))
+
+
+def module_key(source: Source, cdef: str, name: str, flags: Sequence[str] = (), with_prelude: bool = True,
+               tc: Optional[toolchain.Toolchain] = None) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(key, full C text of each translation unit without the key function, all flags)."""
     tc = tc or toolchain.require_toolchain()
-    text = prelude.render(source, name, with_prelude)
+    texts = render_parts(source, name, with_prelude)
     all_flags = tuple(flags) + _config_flags()
     versions = f"symtensor {_version()} cffi {cffi.__version__}"
-    key = cache.compute_key(text + "\0cdef\0" + cdef, all_flags, tc.key_parts(), versions)
-    return key, text, all_flags
+    key = cache.compute_key("\0part\0".join(texts) + "\0cdef\0" + cdef, all_flags, tc.key_parts(), versions)
+    return key, texts, all_flags
 
 
-def ensure_built(source: str, cdef: str, name: str = "module", flags: Sequence[str] = (),
+def ensure_built(source: Source, cdef: str, name: str = "module", flags: Sequence[str] = (),
                  with_prelude: bool = True) -> tuple[dict[str, str], str]:
     """Make sure an intact entry for ``source`` is in the cache; return (paths, key).
 
@@ -83,50 +95,85 @@ def ensure_built(source: str, cdef: str, name: str = "module", flags: Sequence[s
     compiler rejects the source.
     """
     tc = toolchain.require_toolchain()
-    key, text, all_flags = module_key(source, cdef, name, flags, with_prelude, tc)
+    key, texts, all_flags = module_key(source, cdef, name, flags, with_prelude, tc)
     directory = cache.resolve_dir(config.compiledir)
     paths = cache.verify_entry(directory, key)
     if paths is None:
-        paths = _compile_into(directory, tc, key, text, cdef, all_flags)
+        paths = _compile_into(directory, tc, key, texts, cdef, all_flags)
     return paths, key
 
 
-def _compile_into(directory: str, tc: toolchain.Toolchain, key: str, text: str, cdef: str,
+def _compile_into(directory: str, tc: toolchain.Toolchain, key: str, texts: tuple[str, ...], cdef: str,
                   flags: tuple[str, ...]) -> dict[str, str]:
     """Compile in a scratch dir and publish; on an unwritable dir, retry in a fallback."""
     try:
-        return _compile_once(directory, tc, key, text, cdef, flags)
+        return _compile_once(directory, tc, key, texts, cdef, flags)
     except PermissionError as exc:
         fallback = cache.fallback_dir(config.compiledir, f"cannot write to compiledir {directory!r} ({exc})")
         if fallback == directory:
             raise
-        return cache.verify_entry(fallback, key) or _compile_once(fallback, tc, key, text, cdef, flags)
+        return cache.verify_entry(fallback, key) or _compile_once(fallback, tc, key, texts, cdef, flags)
 
 
-def _compile_once(directory: str, tc: toolchain.Toolchain, key: str, text: str, cdef: str,
+def _compile_once(directory: str, tc: toolchain.Toolchain, key: str, texts: tuple[str, ...], cdef: str,
                   flags: tuple[str, ...]) -> dict[str, str]:
+    """Build the entry in a scratch directory and publish it.
+
+    cffi parses the cdef in a thread while the compiler runs (the parse, with the import of
+    its C parser, is about a tenth of a second); a malformed cdef is still reported first."""
     toolchain.compiler_version(tc)   # raises CompilerUnavailable if it does not run
     scratch = cache.scratch_dir(directory)
     try:
         built = {"so": os.path.join(scratch, "module.so"), "py": os.path.join(scratch, "module_ffi.py")}
-        _write_ffi_module(cdef, built["py"])   # first, so a bad cdef fails before compiling
-        src = os.path.join(scratch, "module.c")
-        with open(src, "w", encoding="utf-8") as f:
-            f.write(text + prelude.key_function(key))
-        argv = toolchain.compile_shared(tc, src, built["so"], flags)
+        sources = _write_sources(scratch, key, texts)
+        parse = _Background(_write_ffi_module, cdef, built["py"])
+        try:
+            argv = toolchain.compile_shared(tc, sources if len(sources) > 1 else sources[0], built["so"], flags)
+        finally:
+            parse.result()   # a cdef error wins over a compile error, as if it were parsed first
         info = {"compiler": toolchain.compiler_version(tc), "command": " ".join(argv)}
         return cache.publish(directory, key, built, info)
     finally:
         cache.discard(scratch)
 
 
+def _write_sources(scratch: str, key: str, texts: tuple[str, ...]) -> list[str]:
+    """Write each translation unit (the first one exports the key) and return the paths."""
+    paths = []
+    for k, text in enumerate(texts):
+        path = os.path.join(scratch, "module.c" if len(texts) == 1 else f"module{k}.c")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text + (prelude.key_function(key) if k == 0 else ""))
+        paths.append(path)
+    return paths
+
+
+class _Background:
+    """Run ``fn(*args)`` in a thread; :meth:`result` waits and re-raises its exception."""
+
+    def __init__(self, fn, *args):
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:   # re-raised in the caller's thread
+            self._error = exc
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def _write_ffi_module(cdef: str, path: str) -> None:
     """Parse ``cdef`` (raises ``cffi.CDefError``) and save cffi's pre-parsed module."""
+    from cffi import recompiler   # imported only when something is compiled
     ffi = cffi.FFI()
     ffi.cdef(cdef + "\n" + prelude.KEY_CDEF)
-    ffi.set_source("_symtensor_module_ffi", None)
-    with contextlib.redirect_stdout(io.StringIO()):   # cffi announces "generating ..."
-        ffi.emit_python_code(path)
+    recompiler.make_py_source(ffi, "_symtensor_module_ffi", path)
 
 
 def _read_ffi(path: str) -> Any:
@@ -165,12 +212,13 @@ def _resolve_all(ffi: Any, lib: Any, name: str) -> None:
                 f"module {name!r}: the cdef declares {symbol!r} but the C source does not define it") from exc
 
 
-def build(source: str, cdef: str, name: str = "module", flags: Sequence[str] = (),
+def build(source: Source, cdef: str, name: str = "module", flags: Sequence[str] = (),
           with_prelude: bool = True) -> CModule:
     """Compile (or fetch from cache) ``source`` and load it with ``cdef``.
 
     ``source`` is C code placed after :data:`prelude.PRELUDE` (unless ``with_prelude`` is
-    False); ``cdef`` declares, in cffi syntax, the functions Python will call; ``name``
+    False), or a sequence of such codes: separate translation units, compiled in parallel
+    and linked into one library (a part's ``static`` helpers are its own); ``cdef`` declares, in cffi syntax, the functions Python will call; ``name``
     only labels diagnostics; ``flags`` are extra compiler flags. All four are part of the
     cache key. The same module is loaded once per process.
 
@@ -179,7 +227,7 @@ def build(source: str, cdef: str, name: str = "module", flags: Sequence[str] = (
     when the source does not compile; ``cffi.CDefError`` for a malformed cdef.
     """
     tc = toolchain.require_toolchain()
-    key, text, all_flags = module_key(source, cdef, name, flags, with_prelude, tc)
+    key, texts, all_flags = module_key(source, cdef, name, flags, with_prelude, tc)
     directory = cache.resolve_dir(config.compiledir)
     module = _LOADED.get((directory, key))
     if module is not None:
@@ -187,7 +235,7 @@ def build(source: str, cdef: str, name: str = "module", flags: Sequence[str] = (
     paths = cache.verify_entry(directory, key)
     module = load(paths, key, name) if paths else None
     if module is None:   # missing, damaged, or not loadable: (re)build it
-        paths = _compile_into(directory, tc, key, text, cdef, all_flags)
+        paths = _compile_into(directory, tc, key, texts, cdef, all_flags)
         module = load(paths, key, name)
         if module is None:
             raise toolchain.CompileError(f"module {name!r} was built at {paths['so']!r} but cannot be loaded")

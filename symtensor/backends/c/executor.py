@@ -1,6 +1,7 @@
 """Run a rewritten FunctionGraph with compiled C kernels where the op has a C rendering and
 numpy ``perform`` elsewhere. All kernels of one function are compiled into one module
-(cached on disk by content), so a function costs one compiler run at most."""
+(cached on disk by content), so a function costs one build at most; a module with many
+kernels is split into translation units that compile in parallel (:func:`split_parts`)."""
 from __future__ import annotations
 
 import os
@@ -38,6 +39,28 @@ def _module_flags() -> tuple:
 
 MODULE_FLAGS = _module_flags()
 
+#: Source characters per translation unit (about five elementwise kernels): enough work per
+#: compiler process that its start-up is noise, small enough that a big function's kernels
+#: spread over the cores. A function of content, never of the machine, so a cache key
+#: does not depend on how many cores compiled it.
+PART_CHARS = 24_000
+#: At most this many translation units (compiler processes) per module.
+MAX_PARTS = 8
+
+
+def split_parts(kernels: Sequence) -> list:
+    """The kernels grouped into translation units of similar size: the longest first, each
+    into the lightest unit so far (deterministic for a set of kernels)."""
+    total = sum(len(k.source) for k in kernels)
+    n = max(1, min(MAX_PARTS, len(kernels), round(total / PART_CHARS)))
+    parts: list = [[] for _ in range(n)]
+    weights = [0] * n
+    for kernel in sorted(kernels, key=lambda k: (-len(k.source), k.name)):
+        lightest = weights.index(min(weights))
+        parts[lightest].append(kernel)
+        weights[lightest] += len(kernel.source)
+    return parts
+
 
 class CExecutor(Interpreter):
     """The interpreter's schedule, with C thunks substituted for rendered nodes.
@@ -56,13 +79,13 @@ class CExecutor(Interpreter):
         self.n_kernels = len(kernels)
         if not kernels:
             return
-        unique = {k.name: k for k in kernels.values()}
-        source = SCALAR_PRELUDE + "\n".join(k.source for k in unique.values())
-        cdef = "\n".join(k.cdef for k in unique.values())
+        unique = sorted({k.name: k for k in kernels.values()}.values(), key=lambda k: k.name)
+        sources = [SCALAR_PRELUDE + "\n".join(k.source for k in part) for part in split_parts(unique)]
+        cdef = "\n".join(k.cdef for k in unique)
         flags = list(MODULE_FLAGS)
-        for k in unique.values():
+        for k in unique:
             flags.extend(f for f in getattr(k, "flags", ()) if f not in flags)
-        module = build(source, cdef, name="function", flags=tuple(flags))
+        module = build(sources[0] if len(sources) == 1 else sources, cdef, name="function", flags=tuple(flags))
         thunks = {node: make_thunk(kernel, getattr(module.lib, kernel.name), module.ffi)
                   for node, kernel in kernels.items()}
         self.steps = [(node, thunks.get(node, perform), ins, outs) for node, perform, ins, outs in self.steps]

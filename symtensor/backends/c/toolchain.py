@@ -37,7 +37,7 @@ import re
 import shutil
 import subprocess
 import warnings
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 #: Optimisation and code-generation flags shared by every module.
 BASE_FLAGS: tuple[str, ...] = (
@@ -231,10 +231,13 @@ def _glibc_minor(libc: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def compile_shared(tc: Toolchain, source_path: str, out_path: str, flags: Sequence[str]) -> list[str]:
-    """Compile one C file into a shared library; return the command line used.
+def compile_shared(tc: Toolchain, source_path: Union[str, Sequence[str]], out_path: str,
+                   flags: Sequence[str]) -> list[str]:
+    """Compile C source into a shared library; return the (link) command line used.
 
-    Raises :class:`CompileError` when the compiler rejects the source.
+    ``source_path`` is one C file, or several in one directory: they are compiled to object
+    files by concurrent compiler processes (one per file) and then linked, so a module's
+    kernels use every core. Raises :class:`CompileError` when the compiler rejects a file.
 
     Runs in the source's directory with relative names so the output bytes do not depend
     on the (random) build directory: two processes racing on one key publish identical
@@ -244,18 +247,59 @@ def compile_shared(tc: Toolchain, source_path: str, out_path: str, flags: Sequen
     if "-fno-openmp" in flags:   # threads off: keep the simd pragmas only
         extra = tuple("-fopenmp-simd" if f == "-fopenmp" else f for f in extra)
         flags = [f for f in flags if f != "-fno-openmp"]
-    cwd = os.path.dirname(source_path)
-    args = [tc.path, *BASE_FLAGS, *extra, *flags, os.path.basename(source_path),
-            "-o", os.path.relpath(out_path, cwd), *libs]
+    sources = [source_path] if isinstance(source_path, str) else list(source_path)
+    cwd = os.path.dirname(sources[0])
+    common = [tc.path, *BASE_FLAGS, *extra, *flags]
+    inputs = [os.path.basename(p) for p in sources]
+    if len(sources) > 1:
+        inputs = _compile_objects(common, inputs, cwd)
+    args = [*common, *inputs, "-o", os.path.relpath(out_path, cwd), *libs]
+    _check(args, _run_checked(args, cwd))
+    return args
+
+
+def _compile_objects(common: list, sources: list, cwd: str) -> list[str]:
+    """Compile each of ``sources`` (names in ``cwd``) to an object file, all at once; the
+    object files' names."""
+    objects = [os.path.splitext(s)[0] + ".o" for s in sources]
+    env = dict(os.environ, LC_ALL="C", LANG="C")
+    procs = []
     try:
-        proc = _run(args, cwd=cwd, timeout=COMPILE_TIMEOUT_S)
+        for src, obj in zip(sources, objects):
+            args = [*common, "-c", src, "-o", obj]
+            try:
+                proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+            except OSError as exc:
+                raise CompilerUnavailable(f"could not run the C compiler {common[0]!r}: {exc}") from exc
+            procs.append((args, proc))
+        for args, proc in procs:
+            try:
+                _, err = proc.communicate(timeout=COMPILE_TIMEOUT_S)
+            except subprocess.TimeoutExpired as exc:
+                raise CompileError(f"compiler timed out after {COMPILE_TIMEOUT_S} s: {' '.join(args)}") from exc
+            _check(args, subprocess.CompletedProcess(args, proc.returncode, "", err))
+    finally:
+        for _, proc in procs:   # after an error: stop the others
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return objects
+
+
+def _run_checked(args: list, cwd: str) -> subprocess.CompletedProcess:
+    """Run one compiler command, mapping a timeout and a missing compiler to our errors."""
+    try:
+        return _run(args, cwd=cwd, timeout=COMPILE_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         raise CompileError(f"compiler timed out after {COMPILE_TIMEOUT_S} s: {' '.join(args)}") from exc
     except OSError as exc:
-        raise CompilerUnavailable(f"could not run the C compiler {tc.path!r}: {exc}") from exc
+        raise CompilerUnavailable(f"could not run the C compiler {args[0]!r}: {exc}") from exc
+
+
+def _check(args: list, proc: subprocess.CompletedProcess) -> None:
     if proc.returncode != 0:
         raise CompileError(f"C compilation failed ({' '.join(args)}):\n{_tail(proc.stderr)}")
-    return args
 
 
 def _tail(text: str, limit: int = 8000) -> str:

@@ -13,9 +13,13 @@ from ...ops.fused import FusedElemwise
 from ...ops.fused_reduce import FusedReduce
 from ...ops.gemm import Gemm
 from ...ops.reduce import CAReduce
+from ...ops.scan_op import Scan
 from .blas import render_dot, render_gemm
+from .conv import OPS as CONV_OPS, render_conv
+from .pool import OPS as POOL_OPS, render_pool
 from .elemwise import ElemwiseKernel, render_elemwise
 from .reduce import render_reduce
+from .scan import render_scan
 from .scalar import PRELUDE as SCALAR_PRELUDE
 
 RENDERERS: dict[type, Callable] = {
@@ -24,6 +28,9 @@ RENDERERS: dict[type, Callable] = {
     Dot: render_dot,
     Gemm: render_gemm,
     CAReduce: render_reduce, FusedReduce: render_reduce,
+    Scan: render_scan,
+    **dict.fromkeys(CONV_OPS, render_conv),
+    **dict.fromkeys(POOL_OPS, render_pool),
 }
 
 

@@ -1,12 +1,18 @@
 """Render an elementwise program (one Elemwise or a FusedElemwise) as a C loop kernel.
 
 The kernel takes the element count, the rank, the output shape, one data pointer per operand
-(inputs then outputs) and each operand's strides in elements. Two loops are generated:
+(inputs then outputs) and each operand's strides in elements. Three loops are generated, each
+in a function of its own, so each is compiled once whether threads run it or not:
 - a contiguous loop (every operand either C-contiguous with the output's shape or a
   single broadcast value), written with ``restrict`` pointers and ``#pragma omp simd`` so
   that gcc vectorizes it, calling glibc's vector math for exp/log/tanh/...;
-- a strided loop over any rank, broadcasting by zero strides.
-The caller (the C backend) picks the loop per call.
+- a row loop, vectorized along the last axis, for operands that are unit-stride there or
+  constant along it (a row or column broadcast over a matrix);
+- a scalar strided loop over any rank, broadcasting by zero strides.
+The caller (the C backend) says whether the operands are contiguous; the kernel picks the loop.
+The strided loop is compiled without gcc's loop vectorizer: vectorizing it (versioned for
+every stride pattern) took about half of a kernel's compile time, for a rare layout.
+(A global ``-fno-tree-loop-vectorize`` would not do: it also turns ``omp simd`` off.)
 """
 from __future__ import annotations
 
@@ -137,23 +143,67 @@ def render_elemwise(node) -> ElemwiseKernel | None:
     rows = _body(program, in_dtypes, [f"v{k}" if row_scalar[k] else f"r{k}[i]" for k in range(n_in)])
     key = repr((program, in_dtypes, out_dtypes, scalar_inputs, row_scalar)).encode()
     name = "st_ew_" + hashlib.sha256(key).hexdigest()[:16]
-    source = _kernel_source(name, in_dtypes, out_dtypes, scalar_inputs, fast, strided)
-    source = source.replace("    int64_t idx[64] = {0};\n",
-                            _row_loop(in_dtypes, out_dtypes, row_scalar, rows) + "    int64_t idx[64] = {0};\n", 1)
+    source = _kernel_source(name, in_dtypes, out_dtypes, scalar_inputs, row_scalar, fast, rows, strided)
     return ElemwiseKernel(name, source,
                           f"void {name}(int64_t n, int64_t ndim, const int64_t *shape, "
                           f"const int64_t *strides, intptr_t *data, int64_t contiguous);",
                           in_dtypes, out_dtypes, scalar_inputs)
 
 
-def _row_loop(in_dtypes: tuple, out_dtypes: tuple, row_scalar: tuple, rows: tuple) -> str:
-    """A loop over rows whose inner loop is unit-stride (or one value per row) for every operand,
-    so it vectorizes: broadcasting a column or a row over a matrix stays on the SIMD path.
-    Taken at run time when every operand that varies along the last axis has stride 1 there."""
+#: Elements per block of a parallel contiguous loop: one call per block costs nothing next to
+#: 16384 elements, and any loop above ST_OMP_THRESHOLD still has blocks for every thread.
+BLOCK = 16384
+
+_SIGNATURE = "int64_t ndim, const int64_t *shape, const int64_t *strides, intptr_t *data"
+
+
+def _pointers(in_dtypes: tuple, out_dtypes: tuple) -> str:
+    """Declarations of the typed operand pointers ``p0, p1, ...`` (inputs read-only)."""
+    n_in = len(in_dtypes)
+    decl = []
+    for k, dt in enumerate(list(in_dtypes) + list(out_dtypes)):
+        const = "const " if k < n_in else ""
+        decl.append(f"    {const}{C_TYPES[dt]} *restrict p{k} = ({const}{C_TYPES[dt]} *)data[{k}];")
+    return "\n".join(decl)
+
+
+def _kernel_source(name: str, in_dtypes: tuple, out_dtypes: tuple, scalar_inputs: tuple, row_scalar: tuple,
+                   fast: tuple, rows: tuple, strided: tuple) -> str:
+    """The kernel: one function per loop (each compiled once, whether threads run it or not),
+    and the exported entry point choosing among them."""
+    return "\n".join((_contiguous_loop(name, in_dtypes, out_dtypes, scalar_inputs, fast),
+                      _row_loop(name, in_dtypes, out_dtypes, row_scalar, rows),
+                      _strided_loop(name, in_dtypes, out_dtypes, strided),
+                      _entry(name, in_dtypes, out_dtypes, row_scalar)))
+
+
+def _contiguous_loop(name: str, in_dtypes: tuple, out_dtypes: tuple, scalar_inputs: tuple,
+                     fast: tuple) -> str:
+    """``name_c(i0, i1, data)``: elements [i0, i1) of C-contiguous operands, one SIMD loop
+    (a broadcast input is one value ``s<k>``)."""
+    n_in = len(in_dtypes)
+    scalars = "".join(f"    const {C_TYPES[in_dtypes[k]]} s{k} = p{k}[0];\n"
+                      for k in range(n_in) if scalar_inputs[k])
+    lines, outs = fast
+    stores = " ".join(f"p{n_in + j}[i] = {v};" for j, v in enumerate(outs))
+    return f"""
+static __attribute__((noinline)) void {name}_c(int64_t i0, int64_t i1, intptr_t *data)
+{{
+{_pointers(in_dtypes, out_dtypes)}
+{scalars}    #pragma omp simd
+    for (int64_t i = i0; i < i1; ++i) {{
+        {" ".join(lines)}
+        {stores}
+    }}
+}}"""
+
+
+def _row_loop(name: str, in_dtypes: tuple, out_dtypes: tuple, row_scalar: tuple, rows: tuple) -> str:
+    """``name_r(j0, j1, ...)``: rows [j0, j1) whose inner loop is unit-stride (or one value per
+    row) for every operand, so it vectorizes: broadcasting a column or a row over a matrix
+    stays on the SIMD path."""
     n_in = len(in_dtypes)
     ops = list(in_dtypes) + list(out_dtypes)
-    varying = [k for k in range(len(ops)) if k >= n_in or not row_scalar[k]]
-    checks = "\n".join(f"    if (strides[{k} * ndim + last] != 1) unit = 0;" for k in varying)
     offsets = " ".join(f"int64_t o{k} = 0;" for k in range(len(ops)))
     advance = " ".join(f"o{k} += id * strides[{k} * ndim + d];" for k in range(len(ops)))
     pointers = []
@@ -162,103 +212,101 @@ def _row_loop(in_dtypes: tuple, out_dtypes: tuple, row_scalar: tuple, rows: tupl
         pointers.append(f"{const}{C_TYPES[dt]} *restrict r{k} = p{k} + o{k};")
     loads = [f"const {C_TYPES[in_dtypes[k]]} v{k} = r{k}[0];" for k in range(n_in) if row_scalar[k]]
     lines, outs = rows
-    stores = [f"r{n_in + j}[i] = {v};" for j, v in enumerate(outs)]
-    body = f"""{{
-            int64_t rem = j; {offsets}
-            for (int64_t d = last - 1; d >= 0; --d) {{
-                int64_t id = rem % shape[d]; rem /= shape[d]; {advance}
-            }}
-            {" ".join(pointers)}
-            {" ".join(loads)}
-            #pragma omp simd
-            for (int64_t i = 0; i < inner; ++i) {{
-                {" ".join(lines)}
-                {" ".join(stores)}
-            }}
-        }}"""
-    return f"""    int unit = inner > 1;
-{checks}
-    if (unit) {{
-        if (n > ST_OMP_THRESHOLD) {{
-            #pragma omp parallel for schedule(static)
-            for (int64_t j = 0; j < outer; ++j) {body}
-        }} else {{
-            for (int64_t j = 0; j < outer; ++j) {body}
-        }}
-        return;
-    }}
-"""
-
-
-def _kernel_source(name: str, in_dtypes: tuple, out_dtypes: tuple, scalar_inputs: tuple,
-                   fast: tuple, strided: tuple) -> str:
-    n_in, n_out = len(in_dtypes), len(out_dtypes)
-    ops = list(in_dtypes) + list(out_dtypes)
-    decl = []
-    for k, dt in enumerate(ops):
-        const = "const " if k < n_in else ""
-        decl.append(f"    {const}{C_TYPES[dt]} *restrict p{k} = ({const}{C_TYPES[dt]} *)data[{k}];")
-    scalars = [f"        const {C_TYPES[in_dtypes[k]]} s{k} = p{k}[0];"
-               for k in range(n_in) if scalar_inputs[k]]
-    fast_lines, fast_outs = fast
-    st_lines, st_outs = strided
-    store_fast = [f"            p{n_in + j}[i] = {v};" for j, v in enumerate(fast_outs)]
-    store_st = [f"                p{n_in + j}[o{n_in + j}] = {v};" for j, v in enumerate(st_outs)]
-    offsets = "\n".join(f"            int64_t o{k} = 0;" for k in range(len(ops)))
-    advance = "\n".join(f"                o{k} += strides[{k} * ndim + last];" for k in range(len(ops)))
-    outer_off = "\n".join(
-        f"                o{k} += idx[d] * strides[{k} * ndim + d];" for k in range(len(ops)))
+    stores = " ".join(f"r{n_in + j}[i] = {v};" for j, v in enumerate(outs))
     return f"""
-void {name}(int64_t n, int64_t ndim, const int64_t *shape, const int64_t *strides, intptr_t *data,
-            int64_t contiguous)
+static __attribute__((noinline)) void {name}_r(int64_t j0, int64_t j1, {_SIGNATURE})
 {{
-{chr(10).join(decl)}
-    if (n <= 0) return;
-    if (contiguous) {{
-{chr(10).join(scalars)}
-        if (n > ST_OMP_THRESHOLD) {{   /* threads only for big loops: entering the runtime costs */
-            #pragma omp parallel for simd schedule(static)
-            for (int64_t i = 0; i < n; ++i) {{
-                {(chr(10) + '                ').join(fast_lines)}
-{chr(10).join('    ' + l for l in store_fast)}
-            }}
-            return;
+{_pointers(in_dtypes, out_dtypes)}
+    const int64_t last = ndim - 1, inner = shape[last];
+    for (int64_t j = j0; j < j1; ++j) {{
+        int64_t rem = j; {offsets}
+        for (int64_t d = last - 1; d >= 0; --d) {{
+            int64_t id = rem % shape[d]; rem /= shape[d]; {advance}
         }}
+        {" ".join(pointers)}
+        {" ".join(loads)}
         #pragma omp simd
-        for (int64_t i = 0; i < n; ++i) {{
-            {(chr(10) + '            ').join(fast_lines)}
-{chr(10).join(store_fast)}
+        for (int64_t i = 0; i < inner; ++i) {{
+            {" ".join(lines)}
+            {stores}
         }}
-        return;
     }}
+}}"""
+
+
+def _strided_loop(name: str, in_dtypes: tuple, out_dtypes: tuple, strided: tuple) -> str:
+    """``name_s(n, ...)``: any rank and strides, broadcasting by zero strides (a scalar loop:
+    the layouts that reach it are rare, so it is not worth vectorizing)."""
+    n_in = len(in_dtypes)
+    n_ops = n_in + len(out_dtypes)
+    lines, outs = strided
+    offsets = " ".join(f"int64_t o{k} = 0;" for k in range(n_ops))
+    outer_off = " ".join(f"o{k} += idx[d] * strides[{k} * ndim + d];" for k in range(n_ops))
+    advance = " ".join(f"o{k} += strides[{k} * ndim + last];" for k in range(n_ops))
+    stores = " ".join(f"p{n_in + j}[o{n_in + j}] = {v};" for j, v in enumerate(outs))
+    return f"""
+static __attribute__((noinline, optimize("no-tree-loop-vectorize"))) void {name}_s(int64_t n, {_SIGNATURE})
+{{
+{_pointers(in_dtypes, out_dtypes)}
     if (ndim == 0) {{
-        {{
-{offsets}
-            {{
-                {(chr(10) + '                ').join(st_lines)}
-{chr(10).join(store_st)}
-            }}
-        }}
+        {offsets}
+        {" ".join(lines)}
+        {stores}
         return;
     }}
-    int64_t last = ndim - 1;
-    int64_t inner = shape[last];
-    int64_t outer = n / inner;
+    const int64_t last = ndim - 1, inner = shape[last], outer = n / inner;
     int64_t idx[64] = {{0}};
     for (int64_t j = 0; j < outer; ++j) {{
         int64_t rem = j;
         for (int64_t d = last - 1; d >= 0; --d) {{ idx[d] = rem % shape[d]; rem /= shape[d]; }}
-        {{
-{offsets}
-            for (int64_t d = 0; d < last; ++d) {{
-{outer_off}
-            }}
-            for (int64_t i = 0; i < inner; ++i) {{
-                {(chr(10) + '                ').join(st_lines)}
-{chr(10).join(store_st)}
-{advance}
-            }}
+        {offsets}
+        for (int64_t d = 0; d < last; ++d) {{ {outer_off} }}
+        for (int64_t i = 0; i < inner; ++i) {{
+            {" ".join(lines)}
+            {stores}
+            {advance}
         }}
     }}
+}}"""
+
+
+def _entry(name: str, in_dtypes: tuple, out_dtypes: tuple, row_scalar: tuple) -> str:
+    """The exported function: the contiguous loop when the caller says so, else the row loop
+    when every operand varying along the last axis has stride 1 there, else the strided loop.
+    Threads start only above ST_OMP_THRESHOLD elements (entering the runtime costs)."""
+    n_in = len(in_dtypes)
+    varying = [k for k in range(n_in + len(out_dtypes)) if k >= n_in or not row_scalar[k]]
+    checks = " ".join(f"if (strides[{k} * ndim + last] != 1) unit = 0;" for k in varying)
+    return f"""
+void {name}(int64_t n, {_SIGNATURE}, int64_t contiguous)
+{{
+    if (n <= 0) return;
+    if (contiguous) {{
+        if (n > ST_OMP_THRESHOLD) {{
+            const int64_t blocks = (n + {BLOCK} - 1) / {BLOCK};
+            /* blocks are taken on demand: a thread delayed by another process does not hold up the rest */
+            #pragma omp parallel for schedule(dynamic, 1)
+            for (int64_t b = 0; b < blocks; ++b)
+                {name}_c(b * {BLOCK}, b + 1 < blocks ? (b + 1) * {BLOCK} : n, data);
+            return;
+        }}
+        {name}_c(0, n, data);
+        return;
+    }}
+    if (ndim > 0) {{
+        const int64_t last = ndim - 1, inner = shape[last], outer = n / inner;
+        int unit = inner > 1;
+        {checks}
+        if (unit) {{
+            if (n > ST_OMP_THRESHOLD) {{
+                #pragma omp parallel for schedule(guided)
+                for (int64_t j = 0; j < outer; ++j) {name}_r(j, j + 1, ndim, shape, strides, data);
+            }} else {{
+                {name}_r(0, outer, ndim, shape, strides, data);
+            }}
+            return;
+        }}
+    }}
+    {name}_s(n, ndim, shape, strides, data);
 }}
 """
