@@ -15,7 +15,7 @@ from ..graph.basic import Variable, ancestors, toposort
 from ..graph.null import DisconnectedType, NullType, disconnected_type, is_disconnected, is_null
 from ..graph.type import TensorType
 from ..ops import api as A
-from . import rules
+from . import rules, stable_forms
 
 
 class DisconnectedInputError(ValueError):
@@ -84,6 +84,10 @@ def grad(cost: Any, wrt: Any, consider_constant: Sequence | None = None,
     if not seeds:
         raise ValueError("grad: give a cost or known_grads")
     blockers = set(consider_constant or [])
+    if cost is not None:          # differentiate a numerically stable form of the cost
+        stable = stable_forms.stabilize(cost, keep=set(wrt_list) | blockers | set(known_grads or {}))
+        if stable is not cost:
+            seeds = {(stable if var is cost else var): g for var, g in seeds.items()}
     grads = _backprop(list(seeds.items()), wrt_list, blockers)
     results = []
     for i, w in enumerate(wrt_list):

@@ -1,6 +1,6 @@
 """Stabilize and specialize: numerically safer and cheaper forms of the same mathematics.
 
-stabilize: log(1 + x) -> log1p(x), exp(x) - 1 -> expm1(x), log(sigmoid(x)) -> -softplus(-x),
+stabilize: 1 / (1 + exp(-x)) -> sigmoid(x), log(1 + x) -> log1p(x), exp(x) - 1 -> expm1(x), log(sigmoid(x)) -> -softplus(-x),
 log(1 - sigmoid(x)) -> -softplus(x).
 specialize: x ** 2 -> sqr(x), x ** 0.5 -> sqrt(x), x ** -1 -> inv(x).
 """
@@ -64,6 +64,25 @@ def log_sigmoid(fgraph: FunctionGraph, node: Apply):
     return None
 
 
+@node_rewriter([Elemwise], name="sigmoid_pattern")
+def sigmoid_pattern(fgraph: FunctionGraph, node: Apply):
+    """1 / (1 + exp(-x)) -> sigmoid(x) (and 1 / (1 + exp(u)) -> sigmoid(-u)), so the log-sigmoid
+    rules see it (float only)."""
+    if _elemwise_name(node) != "true_div" or not is_scalar_constant(node.inputs[0], 1):
+        return None
+    add = _producer(node.inputs[1], "add")
+    if add is None or len(add.inputs) != 2:
+        return None
+    a, b = add.inputs
+    e = b if is_scalar_constant(a, 1) else a if is_scalar_constant(b, 1) else None
+    exp = _producer(e, "exp") if e is not None else None
+    if exp is None or exp.inputs[0].dtype[0] != "f":
+        return None
+    u = exp.inputs[0]                      # 1 / (1 + exp(u)) = sigmoid(-u)
+    neg = _producer(u, "neg")
+    return _same_type_or_none(node, A.sigmoid(neg.inputs[0] if neg is not None else -u))
+
+
 @node_rewriter([Elemwise], name="pow_specialize")
 def pow_specialize(fgraph: FunctionGraph, node: Apply):
     """x ** 2 -> sqr(x), x ** 0.5 -> sqrt(x), x ** -1 -> inv(x) (float x).
@@ -81,5 +100,5 @@ def pow_specialize(fgraph: FunctionGraph, node: Apply):
     return None
 
 
-STABILIZE = [NodePass("local_stabilize", [log1p, expm1, log_sigmoid])]
+STABILIZE = [NodePass("local_stabilize", [sigmoid_pattern, log1p, expm1, log_sigmoid])]
 SPECIALIZE = [NodePass("local_specialize", [pow_specialize])]

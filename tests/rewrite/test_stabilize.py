@@ -142,3 +142,24 @@ def test_stabilize_rewrites_with_other_clients_keep_the_intermediate(rng):
 def test_rules_are_named_and_documented():
     for rule in (log1p, expm1, log_sigmoid, pow_specialize):
         assert rule.name and rule.__doc__
+
+
+def test_sigmoid_pattern_rule():
+    """1 / (1 + exp(-x)) and 1 / (1 + exp(u)) become sigmoid, so log(...) becomes softplus."""
+    import numpy as np
+    import symtensor as T
+    from symtensor.graph.fg import FunctionGraph
+    from symtensor.graph.interpreter import Interpreter
+    from symtensor.rewrite import optimize
+    x, u = T.dvector("x"), T.dvector("u")
+    outs = [1 / (1 + T.exp(-x)), T.log(1 / (1 + T.exp(u)))]
+    fg = FunctionGraph([x, u], outs)
+    log = optimize(fg, excluded=("fuse",))
+    assert log.count("sigmoid_pattern") == 2
+    names = {n.op.scalar_op.name for n in fg.toposort() if hasattr(n.op, "scalar_op")}
+    assert "true_div" not in names and "exp" not in names and {"sigmoid", "softplus"} <= names
+    xv = np.array([-800.0, -3.0, 0.0, 5.0, 800.0])
+    got = Interpreter(fg)([xv, xv])
+    with np.errstate(over="ignore"):
+        np.testing.assert_allclose(got[0], 1 / (1 + np.exp(-xv)))
+    np.testing.assert_allclose(got[1], -np.logaddexp(0, xv))      # finite where log(1/(1+e^800)) is -inf
