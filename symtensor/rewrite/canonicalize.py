@@ -106,21 +106,34 @@ def _same_type_or_none(node: Apply, v: Variable):
     return [v] if v.type == node.outputs[0].type else None
 
 
+def _zero_sign(v: Variable) -> str | None:
+    """'+' or '-' for a constant that is a floating zero everywhere, else None."""
+    value = scalar_constant_value(v)
+    if value is None or isinstance(value, complex) or value != 0:
+        return None
+    return "-" if np.signbit(value) else "+"
+
+
 @node_rewriter([Elemwise], name="neutral_operands")
 def neutral_operands(fgraph: FunctionGraph, node: Apply):
-    """x + 0 -> x, x * 1 -> x, x - 0 -> x, x / 1 -> x, x ** 1 -> x (types permitting)."""
+    """x + 0 -> x, x * 1 -> x, x - 0 -> x, x / 1 -> x, x ** 1 -> x (types permitting; for floats
+    only where exact, signed zeros included: x + (-0.0) and x - (+0.0))."""
     name = _elemwise_name(node)
     ins = node.inputs
+    floating = node.outputs[0].dtype[0] in "fc"
     if name in ("add", "mul"):
         neutral = 0 if name == "add" else 1
-        rest = [i for i in ins if not is_scalar_constant(i, neutral)]
+        # -0.0 + (+0.0) is +0.0: in floating point only -0.0 is the exact identity of addition
+        exact = (lambda v: _zero_sign(v) == "-") if (name == "add" and floating) else \
+            (lambda v: is_scalar_constant(v, neutral))
+        rest = [i for i in ins if not exact(i)]
         if len(rest) == len(ins) or not rest:
             return None
         if len(rest) == 1:
             return _same_type_or_none(node, rest[0])
         new = node.op(*rest)
         return _same_type_or_none(node, new)
-    if name in ("sub",) and is_scalar_constant(ins[1], 0):
+    if name in ("sub",) and is_scalar_constant(ins[1], 0) and (not floating or _zero_sign(ins[1]) == "+"):
         return _same_type_or_none(node, ins[0])
     if name in ("true_div", "pow") and is_scalar_constant(ins[1], 1):
         return _same_type_or_none(node, ins[0])

@@ -56,7 +56,7 @@ def test_merge_common_subexpressions(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("build", [lambda x: x + 0, lambda x: 0 + x, lambda x: x * 1, lambda x: x - 0,
+@pytest.mark.parametrize("build", [lambda x: x + -0.0, lambda x: -0.0 + x, lambda x: x * 1, lambda x: x - 0,
                                    lambda x: x / 1, lambda x: x ** 1, lambda x: 1 * x * 1])
 def test_neutral_operands(rng, dtype, build):
     x = T.vector("x", dtype=dtype)
@@ -65,9 +65,20 @@ def test_neutral_operands(rng, dtype, build):
     assert scalar_op_names(fg) == ["exp"]
 
 
+def test_float_plus_zero_is_kept_for_signed_zeros(rng):
+    """-0.0 + 0.0 is +0.0 (numpy): dropping a +0.0 operand would change the sign of a zero."""
+    x = T.vector("x")
+    fg, log = rewrite_and_compare([x], x + 0, rng, passes=only(neutral_operands))
+    assert "neutral_operands" not in applied(log)
+    assert T.function([x], x + 0)(np.array([-0.0]))[0] == 0 and not np.signbit(
+        T.function([x], x + 0)(np.array([-0.0]))[0])
+    fg, log = rewrite_and_compare([x], x - (-0.0), rng, passes=only(neutral_operands))
+    assert "neutral_operands" not in applied(log)
+
+
 def test_neutral_operands_keeps_other_operands(rng):
     x, y = T.vectors("x", "y")
-    fg, log = rewrite_and_compare([x, y], T.add(x, 0, y), rng, passes=only(neutral_operands))
+    fg, log = rewrite_and_compare([x, y], T.add(x, -0.0, y), rng, passes=only(neutral_operands))
     assert "neutral_operands" in applied(log)
     assert len(fg.outputs[0].owner.inputs) == 2
 
