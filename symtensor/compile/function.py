@@ -4,6 +4,12 @@ A call maps arguments to inputs (positional or by name, defaults from ``In``), c
 each one against its type, runs the executor once, and only when every output and update
 was computed replaces the shared values. Returned arrays never alias the caller's
 arrays or shared storage (unless ``Out(borrow=True)``).
+
+Threads: a call of a function with updates (explicit, default or ``In(update=)``) holds the
+locks of every shared variable it reads (and its own, for input defaults) from reading the
+values to storing the new ones, taken in one process-wide order, so concurrent calls of
+functions touching the same shared variables never lose an update or reuse a random state.
+Functions without updates take no lock: executors keep per-call values in local variables.
 """
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ from ..backends.debug import CompareExecutor
 from ..rewrite import RewriteLog, optimize
 from .io import In, Out
 from .mode import Mode, get_mode
-from .shared import SharedVariable
+from .shared import SharedVariable, ranked_lock
 
 
 _NO_REWRITES = (None, "fast_compile")
@@ -34,6 +40,57 @@ class UnusedInputError(ValueError):
 
 
 _MISSING = object()
+
+#: The lock of a container made without one (a plain list assigned by hand).
+_FALLBACK_LOCK = ranked_lock()
+_WARNED_DEVICE: list = []
+
+
+def _warn_device() -> None:
+    """Once per process: a CUDA device was asked for but only the CPU backends exist, so
+    the user is not left believing the function runs on the GPU."""
+    from ..config import config
+    device = str(config.device)
+    if device.startswith("cuda") and not _WARNED_DEVICE:
+        _WARNED_DEVICE.append(device)
+        warnings.warn(f"device={device!r}: the CUDA backend is not available yet; running on the CPU",
+                      RuntimeWarning, stacklevel=4)
+
+
+class _AllLocks:
+    """Context manager holding ``locks`` in order (a ``with`` statement naming each one
+    would exceed Python's limit on nested blocks for a function with many shared variables)."""
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks: list):
+        self.locks = locks
+
+    def __enter__(self) -> None:
+        taken = []
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken.append(lock)
+        except BaseException:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        for lock in reversed(self.locks):
+            lock.release()
+
+
+#: Up to this many locks are named in the generated ``with`` statement itself.
+_WITH_LOCKS = 8
+
+
+def _call_locks(containers: list, own: Any) -> list:
+    """The locks a call must hold, distinct and by increasing rank (deadlock-free order)."""
+    ranked = {id(lock): (rank, lock) for rank, lock in
+              [getattr(c, "lock", _FALLBACK_LOCK) for c in containers] + ([own] if own else [])}
+    return [lock for _, lock in sorted(ranked.values(), key=lambda r: r[0])]
 
 
 def _as_update_value(var: SharedVariable, new: Any, where: str) -> Variable:
@@ -225,6 +282,11 @@ class Function:
         self._containers = [s.container for s in maker.shared]
         self._update_targets = [s.container for s, _ in spec["updates"]]
         self._n_out = maker.n_outputs
+        # Reading shared values and storing their updates (or the new input defaults) is one
+        # atomic step with respect to other calls; functions without updates need no lock.
+        stateful = bool(self._update_targets or self._input_updates)
+        self._locks = (_call_locks(self._containers, ranked_lock() if self._input_updates else None)
+                       if stateful else [])
         self.trust_input = False
 
     @property
@@ -284,14 +346,24 @@ class Function:
             try:
                 out.append(t.filter(v, strict=strict, allow_downcast=allow))
             except (TypeError, ValueError) as err:
-                raise type(err)(f"{self._describe(k)}: bad value: {err} (expected {t})") from None
+                msg = str(err)
+                if str(t) not in msg:   # say what was expected once
+                    msg += f" (expected {t})"
+                raise type(err)(f"{self._describe(k)}: bad value: {msg}") from None
         return out
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._call(args, kwargs)
 
     def _call_general(self, args: tuple, kwargs: dict) -> Any:
-        """Any call: bind keywords and defaults, check and convert, run, finish."""
+        """Any call: bind keywords and defaults, check and convert, run, finish (holding the
+        function's locks, if any, throughout)."""
+        if not self._locks:
+            return self._call_unlocked(args, kwargs)
+        with _AllLocks(self._locks):
+            return self._call_unlocked(args, kwargs)
+
+    def _call_unlocked(self, args: tuple, kwargs: dict) -> Any:
         if self._trust_input and not kwargs and len(args) == len(self._types):
             values = list(args)
         else:
@@ -365,16 +437,21 @@ def _fast_call_source(fn: Function, fresh: tuple) -> str:
             conds += [f"a{k}.shape[{d}] == {s}" for d, s in enumerate(t.shape) if s is not None]
         if conds:
             lines += [f"    if not ({' and '.join(conds)}):", "        return general(args, kwargs)"]
-    lines += [f"    {s} = C{k}[0]" for k, s in enumerate(shared)]
-    lines.append(f"    r = run({', '.join(args + shared)})")
+    pad = "    "
+    if fn._locks:   # held from reading the shared values to storing their updates
+        held = range(len(fn._locks)) if len(fn._locks) <= _WITH_LOCKS else ()
+        lines.append(f"    with {', '.join(f'L{k}' for k in held) or 'LALL'}:")
+        pad += "    "
+    lines += [f"{pad}{s} = C{k}[0]" for k, s in enumerate(shared)]
+    lines.append(f"{pad}r = run({', '.join(args + shared)})")
     plain = (not fn._update_targets and not fn._input_updates
              and all(f or b for f, b in zip(fresh, fn._borrow)))
     if not plain:
-        lines.append(f"    return finish([{', '.join(args)}], [{', '.join(shared)}], r)")
+        lines.append(f"{pad}return finish([{', '.join(args)}], [{', '.join(shared)}], r)")
     elif fn._output_kind is None:
-        lines.append("    return r[0]")
+        lines.append(f"{pad}return r[0]")
     else:
-        lines.append("    return r")
+        lines.append(f"{pad}return r")
     return "\n".join(lines)
 
 
@@ -392,6 +469,7 @@ def _make_fast_call(fn: Function) -> Any:
     namespace = {"general": fn._call_general, "finish": fn._finish, "run": run, "ndarray": np.ndarray}
     namespace.update({f"D{k}": t.numpy_dtype for k, t in enumerate(fn._types)})
     namespace.update({f"C{k}": c for k, c in enumerate(fn._containers)})
+    namespace.update({f"L{k}": lock for k, lock in enumerate(fn._locks)}, LALL=_AllLocks(fn._locks))
     exec(compile(_fast_call_source(fn, fresh[:fn._n_out]), f"<call of {fn.fn_name}>", "exec"), namespace)
     return namespace["call"]
 
@@ -423,6 +501,7 @@ def _build(inputs: list, outputs: Any, updates: list, mode: Mode, name: str | No
     spec = dict(inputs=inputs, outputs=outputs, updates=updates, mode=mode, name=name,
                 allow_input_downcast=allow_input_downcast, on_unused_input=on_unused_input)
     out_list, kind, borrow = outputs
+    _warn_device()
     maker = FunctionMaker(inputs, out_list, updates, mode, on_unused_input)
     return Function(maker, kind, borrow, name, allow_input_downcast, spec)
 

@@ -6,6 +6,8 @@ current value on every call and replaces it (never writes into it) when it has a
 from __future__ import annotations
 
 import copy
+import itertools
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -13,6 +15,31 @@ import numpy as np
 from ..graph.basic import Variable
 from ..graph.type import TensorType
 from ..ops.variable import TensorMethods
+
+
+#: Creation order of locks; a call that needs several locks takes them by increasing rank,
+#: so two calls never wait on each other in a cycle.
+_LOCK_ORDER = itertools.count()
+
+
+def ranked_lock() -> tuple:
+    """(rank, re-entrant lock): a lock with its place in the process-wide acquisition order."""
+    return next(_LOCK_ORDER), threading.RLock()
+
+
+class Container(list):
+    """The one-element list holding a shared variable's value, plus the lock that makes a
+    function call reading and replacing the value atomic with respect to other calls
+    (see ``Function``). Clones of a shared variable share the container, hence the lock."""
+
+    __slots__ = ("lock",)
+
+    def __init__(self, value: Any = None):
+        super().__init__([value])
+        self.lock = ranked_lock()
+
+    def __reduce__(self):
+        return (Container, (self[0],))
 
 
 class SharedVariable(Variable):
@@ -31,7 +58,7 @@ class SharedVariable(Variable):
         self.strict = strict
         self.allow_downcast = allow_downcast
         try:
-            self.container = [type.filter(value, strict=strict, allow_downcast=allow_downcast)]
+            self.container = Container(type.filter(value, strict=strict, allow_downcast=allow_downcast))
         except (TypeError, ValueError) as err:
             raise err.__class__(f"shared variable {name or '<unnamed>'}: bad initial value: {err}") from None
 

@@ -95,23 +95,21 @@ class Interpreter:
         return self.run(*values)
 
     def _run_checked(self, *values) -> list:
-        """The cell-based loop, checking each node's outputs against their types."""
-        for cell, value in zip(self.input_cells, values):
-            cell[0] = value
-        try:
-            for node, perform, in_refs, out_cells in self._steps:
-                args = [r[0] if type(r) is list else r for r in in_refs]
-                try:
-                    perform(node, args, out_cells)
-                except Exception as err:
-                    raise annotate_error(err, node) from err
-                _check_outputs(node, out_cells)
-            return [cell[0] for cell in self.output_cells]
-        finally:
-            for cell in self.intermediate_cells:
-                cell[0] = None
-            for cell in self.input_cells:
-                cell[0] = None
+        """The cell-based loop, checking each node's outputs against their types.
+
+        Values live in a per-call dictionary (keyed by the schedule's cells) and each node
+        writes into fresh cells, so concurrent calls share nothing but constants."""
+        env = {id(cell): value for cell, value in zip(self.input_cells, values)}
+        for node, perform, in_refs, out_cells in self._steps:
+            args = [(env[id(r)] if id(r) in env else r[0]) if type(r) is list else r for r in in_refs]
+            cells = [[None] for _ in out_cells]
+            try:
+                perform(node, args, cells)
+            except Exception as err:
+                raise annotate_error(err, node) from err
+            _check_outputs(node, cells)
+            env.update((id(c), new[0]) for c, new in zip(out_cells, cells))
+        return [env[id(cell)] if id(cell) in env else cell[0] for cell in self.output_cells]
 
 
 def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:

@@ -164,24 +164,32 @@ class TensorType(Type):
             raise TypeError(f"expected dtype {self.dtype}, got {src}; converting would lose precision. "
                             f"Cast the value (e.g. numpy.asarray(value, dtype='{self.dtype}')) or pass "
                             f"allow_input_downcast=True")
-        if isinstance(data, (bool, int, float, complex, np.generic, list, tuple)):
-            raw = np.asarray(data)
-            if raw.dtype == object:
-                raise TypeError(f"cannot convert {type(data).__name__} to a numeric array")
-            if allow_downcast or np.can_cast(raw.dtype, target, casting="safe"):
-                return raw.astype(target)
-            with np.errstate(all="ignore"):
-                converted = raw.astype(target)
-            python_float_to_floatx = (allow_downcast is None and type(data) is float
-                                      and self.dtype == config.floatX)
-            if python_float_to_floatx or _lossless(raw, converted):
-                return converted
-            raise TypeError(f"expected dtype {self.dtype}, got data of dtype {raw.dtype} that {self.dtype} "
-                            f"cannot represent exactly; converting would lose precision. Pass "
-                            f"allow_input_downcast=True to allow it")
-        if hasattr(data, "__array__"):
+        if isinstance(data, (str, bytes, dict)) or data is None:
+            raise TypeError(f"expected array-like data for {self}, got {type(data).__name__}")
+        if hasattr(data, "__array__") and not isinstance(data, np.generic):
             return self._convert(np.asarray(data), allow_downcast)
-        raise TypeError(f"expected array-like data for {self}, got {type(data).__name__}")
+        # Python numbers, numpy scalars and any sequence numpy accepts (lists, tuples, range,
+        # array.array, buffers): converted with np.asarray as Theano's filter does.
+        try:
+            raw = np.asarray(data)
+        except (TypeError, ValueError) as err:   # e.g. ragged nested lists
+            raise TypeError(f"cannot convert {type(data).__name__} to a numeric array ({err})") from None
+        if raw.dtype.kind not in "biufc":
+            if raw.ndim == 0 and raw.dtype == object and not isinstance(data, (list, tuple)):
+                raise TypeError(f"expected array-like data for {self}, got {type(data).__name__}")
+            raise TypeError(f"cannot convert {type(data).__name__} to a numeric array (its elements have "
+                            f"dtype {raw.dtype})")
+        if allow_downcast or np.can_cast(raw.dtype, target, casting="safe"):
+            return raw.astype(target)
+        with np.errstate(all="ignore"):
+            converted = raw.astype(target)
+        python_float_to_floatx = (allow_downcast is None and type(data) is float
+                                  and self.dtype == config.floatX)
+        if python_float_to_floatx or _lossless(raw, converted):
+            return converted
+        raise TypeError(f"expected dtype {self.dtype}, got data of dtype {raw.dtype} that {self.dtype} "
+                        f"cannot represent exactly; converting would lose precision. Pass "
+                        f"allow_input_downcast=True to allow it")
 
     def value_zeros(self, shape: Sequence[int]) -> np.ndarray:
         return np.zeros(shape, dtype=self.dtype)

@@ -129,3 +129,37 @@ def test_upcast():
     assert upcast("int32", "float32") == "float64"
     assert upcast("int8", "int16") == "int16"
     assert upcast("float32", "float32") == "float32"
+
+
+def test_filter_accepts_what_numpy_asarray_accepts():
+    """range, array.array, buffers: any sequence np.asarray reads, with the usual dtype rules."""
+    import array
+    t = TensorType("float64", (False,))
+    for value, expected in [(range(4), [0, 1, 2, 3]), (array.array("d", [1.5, 2.5]), [1.5, 2.5]),
+                            (memoryview(np.arange(3.0)), [0, 1, 2]), ((1, 2), [1, 2])]:
+        out = t.filter(value)
+        assert out.dtype == np.float64
+        np.testing.assert_array_equal(out, expected)
+    ints = TensorType("int8", (False,))
+    np.testing.assert_array_equal(ints.filter(range(3)), [0, 1, 2])
+    with pytest.raises(TypeError, match="lose precision"):
+        ints.filter(range(200, 203))   # 200 does not fit in int8
+    np.testing.assert_array_equal(ints.filter(range(200, 202), allow_downcast=True),
+                                  np.array([200, 201]).astype("int8"))
+
+
+def test_filter_rejects_non_numeric_sequences_with_type_error():
+    t = TensorType("float64", (False,))
+    for bad in [[1.5, "x"], [[1.0], [1.0, 2.0]], iter([1.0, 2.0]), {1.0, 2.0}, b"ab", object()]:
+        with pytest.raises(TypeError, match="cannot convert|expected array-like"):
+            t.filter(bad)
+
+
+def test_function_accepts_range_and_names_the_expected_type_once():
+    a = T.dvector("a")
+    f = T.function([a], a * 2)
+    np.testing.assert_array_equal(f(range(5)), [0, 2, 4, 6, 8])
+    for bad in ["abc", np.zeros((2, 2)), [1.0, "x"]]:
+        with pytest.raises(TypeError) as info:
+            f(bad)
+        assert str(info.value).count(str(a.type)) == 1, str(info.value)

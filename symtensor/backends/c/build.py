@@ -105,10 +105,12 @@ def ensure_built(source: Source, cdef: str, name: str = "module", flags: Sequenc
 
 def _compile_into(directory: str, tc: toolchain.Toolchain, key: str, texts: tuple[str, ...], cdef: str,
                   flags: tuple[str, ...]) -> dict[str, str]:
-    """Compile in a scratch dir and publish; on an unwritable dir, retry in a fallback."""
+    """Compile in a scratch dir and publish; when the directory passed the checks but
+    still cannot take the files (no permission, a full disk, a quota, a pseudo file system),
+    retry in a private fallback directory (one :class:`cache.CompileDirWarning`)."""
     try:
         return _compile_once(directory, tc, key, texts, cdef, flags)
-    except PermissionError as exc:
+    except OSError as exc:
         fallback = cache.fallback_dir(config.compiledir, f"cannot write to compiledir {directory!r} ({exc})")
         if fallback == directory:
             raise
