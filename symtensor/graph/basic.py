@@ -128,10 +128,28 @@ class Variable:
             return f"{op}.{self.index}"
         return f"<{self.type}>"
 
+    # --- pickling: a computed variable travels in a flat graph bundle (graph/pickling.py), so
+    # deep graphs pickle without recursion; a free variable pickles as an ordinary object.
+    def __reduce_ex__(self, protocol: int):
+        if self.owner is None:
+            return super().__reduce_ex__(protocol)
+        from .pickling import reduce_variable
+        return reduce_variable(self)
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_eval_cache", None)
         return state
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict):        # otherwise a bundle's extras, which attach themselves
+            self.__dict__.update(state)
+
+    def __copy__(self) -> "Variable":
+        """A shallow copy: a new object with the same attributes (owner included)."""
+        cp = object.__new__(type(self))
+        cp.__dict__.update(self.__dict__)
+        return cp
 
 
 class Constant(Variable):
@@ -237,6 +255,20 @@ class Apply:
 
     def __str__(self) -> str:
         return f"{self.op}({', '.join(map(str, self.inputs))})"
+
+    def __reduce_ex__(self, protocol: int):
+        """A node pickles as a node of a flat graph bundle (graph/pickling.py)."""
+        from .pickling import reduce_node
+        return reduce_node(self)
+
+    def __copy__(self) -> "Apply":
+        cp = object.__new__(type(self))
+        cp.__dict__.update(self.__dict__)
+        return cp
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, dict):        # otherwise a bundle's extras, which attach themselves
+            self.__dict__.update(state)
 
     __repr__ = __str__
 

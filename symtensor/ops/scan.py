@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Callable
 
-from ..graph.basic import Constant, Variable, clone_replace, graph_inputs, traced
+from ..graph.basic import Constant, Variable, ancestors, clone_replace, graph_inputs, toposort, traced
 from ..graph.type import TensorType
 from .basic import as_tensor_variable, constant
 from .scan_op import Scan
@@ -107,31 +107,126 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
     updates = default_updates(outputs, updates)
     outputs, updates, tap_inner = check_output_types(outputs, updates, out_specs, rec_idx, tap_inner)
 
-    exprs = [outputs[i] for i in rec_idx] + [outputs[i] for i in nit_idx] + list(updates.values())
+    rec_outs, nit_outs = [outputs[i] for i in rec_idx], [outputs[i] for i in nit_idx]
     step_vars = [v for inner in seq_inner for v in inner] + [v for taps in tap_inner for v in taps]
-    state_vars = list(updates.keys())
-    implicit = _implicit_inputs(exprs, set(step_vars + non_seqs), state_vars, strict)
+    exprs = rec_outs + nit_outs + list(updates.values())
+    implicit = _implicit_inputs(exprs, set(step_vars + non_seqs), list(updates.keys()), strict)
     outer_nonseqs = [v for v in _unique(non_seqs) if not isinstance(v, Constant) and v not in updates] + implicit
-    replace = {v: _fresh(v) for v in state_vars + outer_nonseqs}
-    inner_outs = clone_replace(exprs, replace, strict=False) if replace else exprs
-    inner_ins = step_vars + [replace[v] for v in state_vars + outer_nonseqs]
-
-    op = Scan(inner_ins, inner_outs, offsets, spans, rec_taps, len(nit_idx), len(state_vars),
-              truncate_gradient=truncate_gradient, name=name, mode=mode,
-              seq_labels=[s["label"] for s in seq_specs], out_labels=_out_labels(rec_idx + nit_idx, out_specs))
-    results = op(steps, *(seq_outer + rec_inits + state_vars + outer_nonseqs))
-    results = results if isinstance(results, list) else [results]
-    traj = results[:len(rec_idx) + len(nit_idx)]
-    by_position = dict(zip(rec_idx + nit_idx, traj))
+    loop = _Loop(steps, seq_outer, offsets, spans, seq_inner, rec_inits, rec_taps, tap_inner, outer_nonseqs,
+                 own=set(step_vars + non_seqs), name=name,
+                 op_kwargs=dict(truncate_gradient=truncate_gradient, mode=mode,
+                                seq_labels=[s["label"] for s in seq_specs]),
+                 out_labels=_out_labels(rec_idx + nit_idx, out_specs))
+    rec_traj, nit_traj, finals = loop.build(rec_outs, nit_outs, updates)
+    by_position = dict(zip(rec_idx + nit_idx, rec_traj + nit_traj))
     user_outputs = [by_position[i] for i in range(len(out_specs))]
     new_updates = OrderedUpdates()
-    for var, final in zip(state_vars, results[len(traj):]):
-        new_updates[var] = final
+    for var in updates:
+        new_updates[var] = finals[var]
     if return_list:
         return user_outputs, new_updates
     if len(user_outputs) == 1:
         return user_outputs[0], new_updates
     return (user_outputs or None), new_updates
+
+
+class _Loop:
+    """Builds the Scan node(s) of one ``scan`` call from its parsed pieces.
+
+    Usually one node. When the body draws from random states it threads (a random stream
+    used inside ``fn``), the loop is split in two so that it can be differentiated: a first
+    scan threads the random states and returns every step's draws (the outputs of the nodes
+    that read a random state) as mapped outputs, plus the final states; a second scan runs
+    the rest of the body, reading the draws as sequences. The backward pass of the second
+    then sees the draws as data (constants for the gradient), the same numbers the forward
+    pass used. Recurrent outputs the draws depend on (e.g. a size taken from a state's
+    shape) are computed by the first scan too. When the draws depend on a tensor shared
+    variable the loop updates, one scan threads everything (its outputs then have no
+    gradient through the loop)."""
+
+    def __init__(self, steps: Variable, seq_outer: list, offsets: list, spans: list, seq_inner: list,
+                 rec_inits: list, rec_taps: list, tap_inner: list, outer_nonseqs: list, own: set,
+                 name: str | None, op_kwargs: dict, out_labels: list):
+        self.steps, self.outer_nonseqs, self.own, self.name = steps, outer_nonseqs, own, name
+        self.seqs = list(zip(seq_outer, offsets, spans, seq_inner, op_kwargs.pop("seq_labels")))
+        self.recs = list(zip(rec_inits, rec_taps, tap_inner, out_labels))
+        self.nit_labels = out_labels[len(rec_inits):]
+        self.op_kwargs = op_kwargs
+
+    def build(self, rec_outs: list, nit_outs: list, updates: OrderedDict) -> tuple:
+        """(recurrent trajectories, mapped trajectories, {shared variable: final value})."""
+        if any(not isinstance(v.type, TensorType) for v in updates):
+            split = self._split(rec_outs, nit_outs, updates)
+            if split is not None:
+                return split
+        recs = [r + (o,) for r, o in zip(self.recs, rec_outs)]
+        return self._apply(self.seqs, recs, list(zip(nit_outs, self.nit_labels)), updates, None, self.name)
+
+    def _split(self, rec_outs: list, nit_outs: list, updates: OrderedDict) -> tuple | None:
+        random_states = [v for v in updates if not isinstance(v.type, TensorType)]
+        tensor_states = [v for v in updates if isinstance(v.type, TensorType)]
+        all_exprs = rec_outs + nit_outs + list(updates.values())
+        draws = [o for node in toposort(all_exprs, blockers=self.own)
+                 if any(not isinstance(i.type, TensorType) for i in node.inputs)
+                 for o in node.outputs if isinstance(o.type, TensorType)]
+        # the recurrent outputs the draws and the new random states need, to a fixed point
+        tap_owner = {v: k for k, r in enumerate(self.recs) for v in r[2]}
+        needed: set = set()
+        while True:
+            exprs = draws + [updates[v] for v in random_states] + [rec_outs[k] for k in sorted(needed)]
+            used = ancestors(exprs, blockers=self.own)
+            more = {tap_owner[v] for v in used if v in tap_owner} - needed
+            if not more:
+                break
+            needed |= more
+        if any(v in used for v in tensor_states):
+            return None
+        draw_steps = {d: d.type.make_variable(getattr(d, "name", None)) for d in draws}
+        rest = clone_replace(rec_outs + nit_outs + [updates[v] for v in tensor_states], draw_steps, strict=False)
+        if any(not isinstance(v.type, TensorType) for v in graph_inputs(rest, blockers=self.own)):
+            return None
+        keep = sorted(needed)
+        rng_updates = OrderedDict((v, updates[v]) for v in random_states)
+        name = (self.name or "scan_fn") + "_draws"
+        recs1 = [self.recs[k] + (rec_outs[k],) for k in keep]
+        _, traj, finals = self._apply(self.seqs, recs1, [(d, f"random draw {i}") for i, d in enumerate(draws)],
+                                      rng_updates, set(), name, constant=True)
+        seqs2 = self.seqs + [(t, [0], 0, [draw_steps[d]], f"random draw {i}")
+                             for i, (d, t) in enumerate(zip(draws, traj))]
+        recs2 = [r + (o,) for r, o in zip(self.recs, rest[:len(rec_outs)])]
+        nits2 = list(zip(rest[len(rec_outs):len(rec_outs) + len(nit_outs)], self.nit_labels))
+        own2 = set(draw_steps.values())
+        rec_traj, nit_traj, finals2 = self._apply(seqs2, recs2, nits2, OrderedDict(
+            zip(tensor_states, rest[len(rec_outs) + len(nit_outs):])), own2, self.name)
+        finals.update(finals2)
+        return rec_traj, nit_traj, finals
+
+    def _apply(self, seqs: list, recs: list, nits: list, updates: OrderedDict, extra_own: set | None,
+               name: str | None, constant: bool = False) -> tuple:
+        """Apply one Scan node. ``seqs``: (outer, offsets, span, step variables, label);
+        ``recs``: (initial buffer, taps, tap variables, label, output); ``nits``: (output,
+        label); ``updates``: {shared variable: new value}. Every non-sequence becomes an input
+        or, with ``extra_own`` (the further step variables of a split loop's part), only those
+        the body uses."""
+        exprs = [r[4] for r in recs] + [o for o, _ in nits] + list(updates.values())
+        step_vars = [v for s in seqs for v in s[3]] + [v for r in recs for v in r[2]]
+        nonseqs = self.outer_nonseqs
+        if extra_own is not None:
+            used = set(graph_inputs(exprs, blockers=self.own | extra_own))
+            nonseqs = [v for v in nonseqs if v in used]
+        state_vars = list(updates.keys())
+        replace = {v: _fresh(v) for v in state_vars + nonseqs}
+        inner_outs = clone_replace(exprs, replace, strict=False) if replace else exprs
+        inner_ins = step_vars + [replace[v] for v in state_vars + nonseqs]
+        op = Scan(inner_ins, inner_outs, [s[1] for s in seqs], [s[2] for s in seqs], [r[1] for r in recs],
+                  len(nits), len(state_vars), name=name, seq_labels=[s[4] for s in seqs],
+                  out_labels=[r[3] for r in recs] + [label for _, label in nits], constant=constant,
+                  **self.op_kwargs)
+        results = op(self.steps, *([s[0] for s in seqs] + [r[0] for r in recs] + state_vars + nonseqs))
+        results = results if isinstance(results, list) else [results]
+        n_rec, n_nit = len(recs), len(nits)
+        return (results[:n_rec], results[n_rec:n_rec + n_nit],
+                OrderedDict(zip(state_vars, results[n_rec + n_nit:])))
 
 
 def _as_list(x: Any) -> list:

@@ -39,14 +39,18 @@ class Scan(Op):
     ``seq_spans[j]``: how many entries of sequence ``j`` are not reached by the steps (so
     it provides ``len - span`` steps). ``rec_taps[k]``: the negative taps of recurrent output
     ``k``. ``n_nit``: outputs that are not fed back; ``n_shared``: shared variables updated
-    by the body. Labels name the user's arguments in error messages.
+    by the body. Labels name the user's arguments in error messages. ``constant``: the
+    outputs are constants for the gradient (connected to no input); ``scan`` sets it on the
+    loop that only produces the random draws of a split loop, whose values the gradient of
+    the other loop reads as data.
     """
 
     def __init__(self, inner_inputs: Sequence[Variable], inner_outputs: Sequence[Variable],
                  seq_offsets: Sequence[Sequence[int]], seq_spans: Sequence[int],
                  rec_taps: Sequence[Sequence[int]], n_nit: int, n_shared: int, truncate_gradient: int = -1,
                  name: str | None = None, seq_labels: Sequence[str] | None = None,
-                 out_labels: Sequence[str] | None = None, mode: Any = None):
+                 out_labels: Sequence[str] | None = None, mode: Any = None, constant: bool = False):
+        self.constant = bool(constant)
         self.seq_offsets = tuple(tuple(int(o) for o in offs) for offs in seq_offsets)
         self.seq_spans = tuple(int(s) for s in seq_spans)
         self.rec_taps = tuple(tuple(int(t) for t in taps) for taps in rec_taps)
@@ -134,7 +138,7 @@ class Scan(Op):
                     raise TypeError(f"Scan: {self.out_labels[k]} has type {out.type}, which cannot be fed back "
                                     f"into its state of type {tap.type}")
         for h, out in zip(self.inner_shared, self.inner_shared_outs):
-            if not h.type.is_super(out.type):
+            if not _type_fits(h.type, out.type):
                 raise TypeError(f"Scan: the update of shared variable {h} has type {out.type}, expected {h.type}")
 
     # --- building ---------------------------------------------------------------------------
@@ -164,6 +168,11 @@ class Scan(Op):
 
     def _check_outer(self, v: Any, inner_type: Any, extra_dims: int, label: str) -> Variable:
         """``v`` as a variable whose type (minus ``extra_dims`` leading axes) fits ``inner_type``."""
+        if inner_type is not None and not isinstance(inner_type, TensorType):   # e.g. a random state
+            if not isinstance(v, Variable) or v.type != inner_type:
+                raise TypeError(f"{self}: {label} has type {getattr(v, 'type', type(v).__name__)}, "
+                                f"expected {inner_type}")
+            return v
         v = as_tensor_variable(v)
         if inner_type is None:               # a sequence with no taps: any array with an axis 0
             if v.ndim < 1:
@@ -178,9 +187,13 @@ class Scan(Op):
         raise TypeError(f"{self}: {label} has type {v.type}, expected {want}")
 
     # --- connections --------------------------------------------------------------------------
-    def _connection_sets(self) -> list:
+    def _connection_sets(self, tensors_only: bool = True) -> list:
         """For each inner output (recurrent, then mapped), the outer input positions it depends
-        on, following the recurrence to a fixed point."""
+        on, following the recurrence to a fixed point. With ``tensors_only`` (the connections
+        for the gradient), inputs that are not tensors (random states) are left out and the
+        draws made from them are constants: the walk stops at the outputs of nodes reading one."""
+        if tensors_only and self.constant:
+            return [set() for _ in self.inner_rec_outs + self.inner_nit_outs]
         owner: dict = {}
         pos = 1
         for inner in self.inner_seqs:
@@ -192,12 +205,17 @@ class Scan(Op):
                 owner[v] = pos
             pos += 1
         for v in list(self.inner_shared) + list(self.inner_nonseqs):
-            owner[v] = pos
+            if not tensors_only or isinstance(v.type, TensorType):
+                owner[v] = pos
             pos += 1
+        blockers = list(self.fgraph.inputs)
+        if tensors_only:
+            blockers += [o for node in self.fgraph.toposort()
+                         if any(not isinstance(i.type, TensorType) for i in node.inputs) for o in node.outputs]
         tap_owner = {v: k for k, taps in enumerate(self.inner_taps) for v in taps}
         direct, feeds = [], []
         for out in self.inner_rec_outs + self.inner_nit_outs:
-            used = set(ancestors([out], blockers=self.fgraph.inputs)) & set(owner)
+            used = set(ancestors([out], blockers=blockers)) & set(owner)
             direct.append({owner[v] for v in used})
             feeds.append({tap_owner[v] for v in used if v in tap_owner})
         conn = [set(d) for d in direct]
@@ -225,7 +243,7 @@ class Scan(Op):
         the loop: their derivatives would need the state at every step, which is not kept."""
         first = 1 + self.n_seqs + self.n_rec
         shared_pos = set(range(first, first + self.n_shared))
-        return [i for i, used in enumerate(self.connections) if used & shared_pos]
+        return [i for i, used in enumerate(self._connection_sets(tensors_only=False)) if used & shared_pos]
 
     # --- running ----------------------------------------------------------------------------------
     def _get_runner(self) -> Interpreter:
@@ -274,7 +292,7 @@ class Scan(Op):
         if n == 0 and self.n_nit:
             nits = self._empty_mapped(runner, seqs, bufs, state, nonseqs)
         results = [buf[m:] for buf, m in zip(bufs, self.mintaps)] + nits
-        results += [_owned(np.asarray(v, dtype=h.dtype), inputs) for v, h in zip(state, self.inner_shared)]
+        results += [_final_state(v, h.type, inputs) for v, h in zip(state, self.inner_shared)]
         for cell, value in zip(output_storage, results):
             cell[0] = value
 
@@ -349,6 +367,22 @@ class Scan(Op):
         rep.update(zip(self.inner_shared, shared))
         rep.update(zip(self.inner_nonseqs, nonseqs))
         return rep
+
+
+def _type_fits(want: Any, got: Any) -> bool:
+    """Whether a value of type ``got`` can stand where ``want`` is expected (tensor types by
+    static shape, other types such as random states by equality)."""
+    if isinstance(want, TensorType):
+        return want.is_super(got)
+    return want == got
+
+
+def _final_state(value: Any, type_: Any, inputs: list) -> Any:
+    """The final value of a shared state: a tensor as an array of its dtype that does not share
+    memory with the inputs; any other value (e.g. a random state) as the body returned it."""
+    if isinstance(type_, TensorType):
+        return _owned(np.asarray(value, dtype=type_.dtype), inputs)
+    return value
 
 
 def _owned(value: np.ndarray, inputs: list) -> np.ndarray:

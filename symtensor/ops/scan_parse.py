@@ -204,6 +204,15 @@ def check_output_types(outputs: list, updates: OrderedDict, out_specs: list, rec
             break
     checked: OrderedDict = OrderedDict()
     for var, new in updates.items():
+        if not isinstance(var.type, TensorType):    # e.g. a random state: threaded through the loop
+            if new.type != var.type:
+                raise ScanTypeError(f"scan: the update of shared variable {var} returned by fn has type "
+                                    f"{new.type}, but the variable has type {var.type}")
+            checked[var] = new
+            continue
+        if not isinstance(new.type, TensorType):
+            raise ScanTypeError(f"scan: the update of shared variable {var} returned by fn has type {new.type}, "
+                                f"but the variable has type {var.type}")
         if new.dtype != var.dtype or new.ndim != var.ndim:
             raise ScanTypeError(f"scan: the update of shared variable {var} returned by fn has type {new.type}, "
                                 f"but the variable has type {var.type}; cast it, e.g. (new_value).astype("

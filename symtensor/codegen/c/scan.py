@@ -13,6 +13,9 @@ Two kinds of kernel come out of :func:`render_scan`:
   function only reports how many steps a C loop would take (``-1``: none), its body being
   compiled by the executor the backend builds for it.
 
+A scan whose loop threads a non-tensor state (a random state drawn from inside the body) gets
+no kernel and runs through ``Scan.perform``.
+
 The body is rewritten once per op (cached), with the FAST_RUN pipeline.
 """
 from __future__ import annotations
@@ -26,12 +29,15 @@ import numpy as np
 
 from ...graph.basic import Constant
 from ...graph.fg import FunctionGraph
+from ...graph.type import TensorType
 from ...rewrite import optimize
 from .elemwise import ElemwiseKernel
 from .scalar import C_TYPES
 
 #: Scratch values are placed at multiples of this many bytes (vector-load friendly).
 ALIGN = 64
+#: Stands for a C loop's hash in the names of the kernel copies it includes.
+_LOOP_ID = "ST_LOOP_ID"
 
 _REWRITTEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
@@ -70,9 +76,13 @@ def rewritten_body(op) -> FunctionGraph:
     return fg
 
 
-def render_scan(node) -> ScanKernel:
-    """The C loop of ``node`` where possible, else its compiled-body kernel."""
+def render_scan(node) -> Optional[ScanKernel]:
+    """The C loop of ``node`` where possible, else its compiled-body kernel; None (the node
+    runs through ``perform``, the Python loop) when the loop threads a state that is not a
+    tensor, such as a random state: compiled kernels exchange and compare arrays only."""
     op = node.op
+    if any(not isinstance(v.type, TensorType) for v in op.fgraph.inputs + op.fgraph.outputs):
+        return None
     inner = rewritten_body(op)
     loop = _render_loop(op, inner)
     if loop is not None:
@@ -150,9 +160,10 @@ def _render_loop(op, inner: FunctionGraph) -> Optional[ScanKernel]:
         for v in node.outputs:
             where[v] = f"(tmp + {scratch})"
             scratch += -(-_nbytes(v) // ALIGN) * ALIGN
-        cname = kernel.name + "_in_loop"
-        guard = "ST_DEFINED_" + cname.upper()
-        sources[cname] = f"#ifndef {guard}\n#define {guard}\n{kernel.source.replace(kernel.name, cname)}\n#endif\n"
+        # each loop includes its own renamed copy (the loop's hash replaces the placeholder), so
+        # loops placed in different parts of a module never define the same symbol twice
+        cname = kernel.name + "_in_" + _LOOP_ID
+        sources[cname] = kernel.source.replace(kernel.name, cname) + "\n"
         ptrs = ", ".join(f"(intptr_t){where[v]}" for v in node.inputs + node.outputs)
         size = int(np.prod(_static(node.outputs[0]), dtype=np.int64))
         calls.append(f"{{ intptr_t d[] = {{{ptrs}}}; {cname}({size}, {node.outputs[0].ndim}, NULL, NULL, d, 1); }}")
@@ -176,7 +187,8 @@ def _render_loop(op, inner: FunctionGraph) -> Optional[ScanKernel]:
         constants=tuple(constants))
     body = "\n        ".join(calls + copies)
     key = (body + "".join(sources)).encode()
-    name = "st_scan_loop_" + hashlib.sha256(key).hexdigest()[:16]
+    digest = hashlib.sha256(key).hexdigest()[:16]
+    name = "st_scan_loop_" + digest
     signature = (f"int64_t {name}(int64_t n, intptr_t *seqp, intptr_t *bufp, intptr_t *nitp, "
                  f"intptr_t *nonseqp, intptr_t *constp)")
     source = "\n".join(sources.values()) + f"""
@@ -197,7 +209,7 @@ def _render_loop(op, inner: FunctionGraph) -> Optional[ScanKernel]:
     return n;
 }}
 """
-    return ScanKernel(name, source, signature + ";", (), inner, layout)
+    return ScanKernel(name, source.replace(_LOOP_ID, digest), signature + ";", (), inner, layout)
 
 
 def _split(inputs: list, seq_offsets: tuple) -> list:
