@@ -21,6 +21,6 @@ from .tensor import nlinalg, nnet, shared_randomstreams, slinalg  # noqa: F401
 from .grad.jacobian import hessian, hessian_vector_product, jacobian  # noqa: F401
 from .grad.vectorize import vectorize_graph, vmap  # noqa: F401
 from .compile.random_streams import MRG_RandomStreams, RandomStreams  # noqa: F401
-from . import linalg, sandbox  # noqa: F401
+from . import ifelse, linalg, sandbox, updates  # noqa: F401
 
 __version__ = "0.1.0"

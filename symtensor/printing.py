@@ -2,3 +2,4 @@
 from .graph.printing import debugprint, pp, pydotprint  # noqa: F401
 
 dprint = debugprint
+from .ops.debug_print import Print  # noqa: F401

@@ -24,6 +24,8 @@ from .blas import batched_dot, batched_tensordot, dot, outer, tensordot
 from .misc import zero_grad, disconnected_grad, grad_clip
 from .opfromgraph import OpFromGraph
 from .linalg import diag, tril, triu
+from .extra_ops import bincount, cumprod, cumsum, diff, fill_diagonal, to_one_hot
+from .sort import argsort, sort
 
 globals().update(ELEMWISE_FUNCTIONS)
 globals().update(CONSTRUCTORS)

@@ -187,6 +187,14 @@ def flatten_associative(fgraph: FunctionGraph, node: Apply):
     return _same_type_or_none(node, node.op(*new_inputs))
 
 
+def _moderate(value: np.ndarray) -> bool:
+    """A float constant whose products with each other stay far from overflow and underflow
+    (magnitude 0 or within [2**-60, 2**60]): folding such constants changes results by
+    rounding only, unless the other operand itself is within 2**60 of the float range's ends."""
+    v = abs(float(value))
+    return v == 0.0 or (2.0 ** -60 <= v <= 2.0 ** 60)
+
+
 @node_rewriter([Elemwise], name="combine_constants")
 def combine_constants(fgraph: FunctionGraph, node: Apply):
     """2 * x * 3 -> 6 * x, 1 + x + 2 -> 3 + x: the scalar constants of one add/mul become one.
@@ -208,8 +216,12 @@ def combine_constants(fgraph: FunctionGraph, node: Apply):
             consts.append(np.asarray(value, dtype=out.dtype))
     if len(consts) < 2 or not rest:
         return None
+    if out.dtype[0] == "f" and name == "mul" and not all(_moderate(c) for c in consts):
+        return None     # x * c1 * c2 may overflow or underflow differently once c1 * c2 is folded
     with np.errstate(all="ignore"):
         value = functools.reduce(node.op.scalar_op.impl, consts)
+    if out.dtype[0] == "f" and name == "mul" and not _moderate(np.asarray(value)):
+        return None
     folded = constant(np.asarray(value).astype(out.dtype), dtype=out.dtype)
     return _same_type_or_none(node, node.op(folded, *rest))
 

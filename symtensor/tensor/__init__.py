@@ -7,7 +7,7 @@ from ..ops.basic import TensorConstant, TensorVariable, as_tensor_variable, cons
 from ..compile.shared import TensorSharedVariable, shared
 from ..grad import Lop, Rop, grad, verify_grad
 from ..grad.jacobian import hessian, jacobian
-from . import nlinalg, nnet, raw_random, shared_randomstreams, signal, slinalg
+from . import extra_ops, nlinalg, nnet, raw_random, shared_randomstreams, signal, slinalg
 
 __all__ = [n for n in vars(_api) if not n.startswith("_") and n != "annotations"]
 

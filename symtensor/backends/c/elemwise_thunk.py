@@ -6,6 +6,10 @@ covers the common call: exact-dtype, aligned, C-contiguous ndarrays that all hav
 output's shape (or are one broadcast value). It allocates the outputs, fills a cached
 pointer array through ``ffi.from_buffer`` and calls the contiguous loop. Anything else
 (conversion, broadcasting, strides, wrong shapes and their errors) takes the general path.
+
+The kernel is shared by every node computing the same program up to its scalar constants; the
+node's constant values are put in a C array once, when the thunk is made, and that array is
+passed with each call (one more pointer argument, no per-call conversion).
 """
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
     in_dtypes = [np.dtype(d) for d in kernel.in_dtypes]
     out_dtypes = [np.dtype(d) for d in kernel.out_dtypes]
     sizes = [d.itemsize for d in in_dtypes + out_dtypes]
+    # the node's constants, kept alive by this closure (NULL: the kernel reads none)
+    consts = ffi.new("double[]", list(kernel.consts)) if kernel.consts else ffi.NULL
+
     def general(node, inputs: Sequence) -> tuple:
         """Any call: converts operands, broadcasts, picks the contiguous or strided loop."""
         inputs = [_kernel_operand(a, dt) for a, dt in zip(inputs, in_dtypes)]
@@ -37,7 +44,7 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
         contiguous = all(kernel.scalar_inputs[k] or (a.shape == shape and a.flags.c_contiguous)
                          for k, a in enumerate(inputs))
         if contiguous:
-            fn(n, len(shape), ffi.NULL, ffi.NULL, ptrs, 1)
+            fn(n, len(shape), ffi.NULL, ffi.NULL, ptrs, 1, consts)
         else:
             strides = np.zeros((len(arrays), max(len(shape), 1)), dtype=np.int64)
             for k, a in enumerate(arrays):
@@ -46,7 +53,7 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
                         strides[k, d] = a.strides[d] // sizes[k]
             shp = np.asarray(shape if shape else (1,), dtype=np.int64)
             fn(n, len(shape), ffi.cast("int64_t *", shp.ctypes.data),
-               ffi.cast("int64_t *", strides.ctypes.data), ptrs, 0)
+               ffi.cast("int64_t *", strides.ctypes.data), ptrs, 0, consts)
         del data, arrays
         return outs
 
@@ -56,7 +63,7 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
         """The direct callable for ``node`` (built once per node)."""
         direct = bound.get(node)
         if direct is None:
-            direct = bound[node] = _specialise(node, kernel, fn, ffi, in_dtypes, out_dtypes, general)
+            direct = bound[node] = _specialise(node, kernel, fn, ffi, in_dtypes, out_dtypes, general, consts)
         return direct
 
     def thunk(node, inputs: Sequence, output_storage: list) -> None:
@@ -77,7 +84,7 @@ def _pinned(node, k: int, dtype: np.dtype) -> bool:
 
 
 def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtypes: list,
-                general: Callable) -> Callable:
+                general: Callable, consts) -> Callable:
     """Straight-line Python for the fast path of ``node``, falling back to ``general``.
 
     The conditions are exactly those under which ``general`` would take the contiguous loop
@@ -120,13 +127,13 @@ def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtyp
              "            buf = b[0]",
              *[f"            buf[{k}] = fb(a{k})" for k in free],
              *[f"            buf[{n_in + j}] = fb(o{j})" for j in range(n_out)],
-             f"            fn(o0.size, {ndim}, NULL, NULL, b[1], 1)",
+             f"            fn(o0.size, {ndim}, NULL, NULL, b[1], 1, C)",
              "            pool.append(b)",
              f"            return ({''.join(f'o{j}, ' for j in range(n_out))})",
              f"    return general(node, ({''.join(a + ', ' for a in args)}))"]
     namespace = {"ndarray": np.ndarray, "empty": np.empty, "ONES": (1,) * ndim, "pool": [],
                  "new_buffer": new_buffer, "fb": ffi.from_buffer, "fn": fn, "NULL": ffi.NULL,
-                 "general": general, "node": node}
+                 "general": general, "node": node, "C": consts}
     namespace.update({f"D{k}": dt for k, dt in enumerate(in_dtypes)})
     namespace.update({f"E{j}": dt for j, dt in enumerate(out_dtypes)})
     namespace.update({f"P{k}": node.inputs[k].data for k in pinned})

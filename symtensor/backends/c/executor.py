@@ -79,14 +79,17 @@ class CExecutor(Interpreter):
         self.n_kernels = len(kernels)
         if not kernels:
             return
-        unique = sorted({k.name: k for k in kernels.values()}.values(), key=lambda k: k.name)
+        # an elementwise kernel compiles its shared function: nodes whose programs differ only
+        # in their constants share it (one copy in the module), each passing its own values
+        compiled = {node: getattr(k, "shared", k) for node, k in kernels.items()}
+        unique = sorted({k.name: k for k in compiled.values()}.values(), key=lambda k: k.name)
         sources = [SCALAR_PRELUDE + "\n".join(k.source for k in part) for part in split_parts(unique)]
         cdef = "\n".join(k.cdef for k in unique)
         flags = list(MODULE_FLAGS)
         for k in unique:
             flags.extend(f for f in getattr(k, "flags", ()) if f not in flags)
         module = build(sources[0] if len(sources) == 1 else sources, cdef, name="function", flags=tuple(flags))
-        thunks = {node: make_thunk(kernel, getattr(module.lib, kernel.name), module.ffi)
+        thunks = {node: make_thunk(kernel, getattr(module.lib, compiled[node].name), module.ffi)
                   for node, kernel in kernels.items()}
         self.steps = [(node, thunks.get(node, perform), ins, outs) for node, perform, ins, outs in self.steps]
 

@@ -24,7 +24,8 @@ C_TYPES = {
 }
 
 # Helpers with numpy's semantics where C differs (floor division, remainder, NaN-propagating
-# max/min, logaddexp-based softplus). They are inlined into the loops, which still vectorize.
+# max/min that return the second argument on a tie, as numpy does for -0.0 and 0.0,
+# logaddexp-based softplus). They are inlined into the loops, which still vectorize.
 PRELUDE = r"""
 #define ST_FLOAT_HELPERS(T, S) \
 static inline T st_floordiv_##S(T a, T b) { \
@@ -38,8 +39,8 @@ static inline T st_mod_##S(T a, T b) { \
     T mod = fmod##S(a, b); \
     if (mod != 0) { if ((b < 0) != (mod < 0)) mod += b; } else mod = copysign##S((T)0, b); \
     return mod; } \
-static inline T st_max_##S(T a, T b) { return (a != a) ? a : (b != b) ? b : (a >= b ? a : b); } \
-static inline T st_min_##S(T a, T b) { return (a != a) ? a : (b != b) ? b : (a <= b ? a : b); } \
+static inline T st_max_##S(T a, T b) { return (a != a) ? a : (b != b) ? b : (a > b ? a : b); } \
+static inline T st_min_##S(T a, T b) { return (a != a) ? a : (b != b) ? b : (a < b ? a : b); } \
 static inline T st_sgn_##S(T a) { return (a != a) ? a : (T)((a > 0) - (a < 0)); } \
 static inline T st_round_away_##S(T a) { \
     return a >= 0 ? floor##S(a + (T)0.5) : ceil##S(a - (T)0.5); } \

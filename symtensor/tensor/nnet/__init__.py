@@ -7,3 +7,4 @@ from ...ops.nnet_xent import (binary_crossentropy, categorical_crossentropy,  # 
 from ...ops.conv import conv2d  # noqa: F401
 from ...ops.conv_grad import conv2d_grad_wrt_inputs, conv2d_grad_wrt_weights  # noqa: F401
 from . import abstract_conv, conv  # noqa: F401
+from ...ops.extra_ops import softmax_with_bias  # noqa: F401
