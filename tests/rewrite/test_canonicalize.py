@@ -191,3 +191,14 @@ def test_lift_dimshuffle_declines_with_other_clients(rng):
     s = m + n
     fg, log = rewrite_and_compare([m, n], [s.T, s], rng, passes=only(lift_dimshuffle))
     assert "lift_dimshuffle" not in applied(log)
+
+
+def test_combine_constants_declines_where_folding_could_overflow():
+    """(x * c) * c with c near the float range's end: c * c overflows, so folding would turn
+    0 * c * c (= 0) into 0 * inf (= NaN)."""
+    x = T.vector("x")
+    c = -1.797e308
+    f = T.function([x], (x * c) * c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = (np.array([0.0, 1e-300]) * c) * c
+    np.testing.assert_array_equal(f(np.array([0.0, 1e-300])), want)
