@@ -4,8 +4,9 @@ Both rules build a new scan with ``scan`` itself, so their results are ordinary 
 can be compiled, printed and differentiated again.
 
 Reverse (``scan_l_op``): a scan walks the steps backwards. At forward step ``t`` it
-recomputes the body on the step's inputs and takes its vector-Jacobian product with the
-cotangent of each output: the output's own gradient plus what later steps sent back. A
+takes the body's vector-Jacobian product with the cotangent of each output, reading the
+outputs the forward scan stored rather than recomputing them (only intermediate values a
+derivative needs are recomputed): the output's own gradient plus what later steps sent back. A
 recurrent output with ``m`` taps carries the ``m`` pending cotangents of its ``m`` previous
 values as a state; non-sequences accumulate their gradient in a state; sequence slices get
 their gradient per step. With ``truncate_gradient = k`` only the last ``k`` steps are walked
@@ -76,7 +77,7 @@ def scan_l_op(op: Scan, inputs: list, outputs: list, output_grads: list) -> list
                  [i for i, o in enumerate(nit_outs) if _is_float(o)],
                  [p for p, pos in enumerate(p_pos) if pos in wanted])
     steps = n if op.truncate_gradient == -1 else A.minimum(n, op.truncate_gradient)
-    sequences = plan.backward_sequences(n, seqs, inits, rec_outs, g_rec, g_nit)
+    sequences = plan.backward_sequences(n, seqs, inits, rec_outs, nit_outs, g_rec, g_nit)
     carry0 = {k: A.zeros_like(inits[k][:op.mintaps[k]]) for k in plan.recs}
     acc0 = {p: A.zeros_like(nonseqs[p]) for p in plan.params}
     infos = [carry0[k] for k in plan.recs] + [acc0[p] for p in plan.params] + [None] * plan.n_seq_grads
@@ -106,15 +107,18 @@ class _Plan:
         self.op, self.seqs, self.recs, self.nits, self.params = op, seqs, recs, nits, params
         self.n_seq_grads = sum(len(op.seq_offsets[j]) for j in seqs)
 
-    def backward_sequences(self, n, seqs: list, inits: list, rec_outs: list, g_rec: list, g_nit: list) -> list:
-        """Per step, walking backwards: the body's sequence slices and state taps, then the
-        gradients of the float outputs."""
+    def backward_sequences(self, n, seqs: list, inits: list, rec_outs: list, nit_outs: list, g_rec: list,
+                           g_nit: list) -> list:
+        """Per step, walking backwards: the body's sequence slices and state taps, the
+        gradients of the float outputs, then the stored values of those outputs (so the step
+        reads them instead of recomputing the body)."""
         op = self.op
         out = [_rev(s[off:off + n]) for s, offs in zip(seqs, op.seq_offsets) for off in offs]
         for init, traj, m, taps in zip(inits, rec_outs, op.mintaps, op.rec_taps):
             full = A.concatenate([init[:m], traj], axis=0)
             out.extend(_rev(full[m + tap:m + tap + n]) for tap in taps)
-        return out + [_rev(g_rec[k]) for k in self.recs] + [_rev(g_nit[i]) for i in self.nits]
+        out += [_rev(g_rec[k]) for k in self.recs] + [_rev(g_nit[i]) for i in self.nits]
+        return out + [_rev(rec_outs[k][:n]) for k in self.recs] + [_rev(nit_outs[i][:n]) for i in self.nits]
 
     def step(self, *args):
         """One backward step: cotangents in, new carries, accumulators and slice gradients out."""
@@ -125,6 +129,7 @@ class _Plan:
         tap_vals = [[next(it) for _ in taps] for taps in op.rec_taps]
         g_rec = {k: next(it) for k in self.recs}
         g_nit = {i: next(it) for i in self.nits}
+        stored = [next(it) for _ in self.recs] + [next(it) for _ in self.nits]
         carries = {k: next(it) for k in self.recs}
         accs = {p: next(it) for p in self.params}
         params = list(it)
@@ -148,7 +153,25 @@ class _Plan:
                 shifted = A.inc_subtensor(shifted[-1 - tap], next(grads))
             new_carries.append(shifted)
         new_accs = [accs[p] + next(grads) for p in self.params]
-        return new_carries + new_accs + seq_grads
+        return _read_stored(new_carries + new_accs + seq_grads, body, stored, set(rep.values()))
+
+
+def _read_stored(results: list, body: list, stored: list, step_inputs: set) -> list:
+    """``results`` with each computed body output replaced by its value stored by the forward
+    scan, so the backward step does not recompute the forward body where the derivative rules
+    only need its outputs (e.g. ``tanh``'s derivative reads ``1 - z * z``). Values that are
+    step inputs or constants are left alone; intermediate values the rules still need are
+    recomputed."""
+    rep = {}
+    for b, s in zip(body, stored):
+        if b.owner is None or b in step_inputs or b in rep:
+            continue
+        if b.type != s.type:
+            s = A.cast(s, b.dtype) if s.dtype != b.dtype else s
+            if getattr(s.type, "shape", None) != getattr(b.type, "shape", None):
+                s = A.specify_shape(s, b.type.shape) if hasattr(A, "specify_shape") else s
+        rep[b] = s
+    return clone_replace(results, rep, strict=False) if rep else results
 
 
 def scan_r_op(op: Scan, inputs: list, eval_points: list) -> list:
