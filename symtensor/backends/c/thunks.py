@@ -10,12 +10,14 @@ from typing import Callable
 from ...codegen.c.blas import BlasKernel
 from ...codegen.c.conv import ConvKernel
 from ...codegen.c.pool import PoolKernel
+from ...codegen.c.nnet import NnetKernel
 from ...codegen.c.elemwise import ElemwiseKernel
 from ...codegen.c.reduce import ReduceKernel
 from ...codegen.c.scan import ScanKernel
 from .blas_thunk import blas_thunk
 from .conv_thunk import conv_thunk
 from .pool_thunk import pool_thunk
+from .nnet_thunk import nnet_thunk
 from .elemwise_thunk import elemwise_thunk
 from .reduce_thunk import reduce_thunk
 from .scan_thunk import scan_thunk
@@ -27,6 +29,7 @@ THUNK_MAKERS: dict[type, Callable] = {
     ScanKernel: scan_thunk,
     ConvKernel: conv_thunk,
     PoolKernel: pool_thunk,
+    NnetKernel: nnet_thunk,
 }
 
 

@@ -17,6 +17,7 @@ from ...ops.scan_op import Scan
 from .blas import render_dot, render_gemm
 from .conv import OPS as CONV_OPS, render_conv
 from .pool import OPS as POOL_OPS, render_pool
+from .nnet import OPS as NNET_OPS, render_nnet
 from .elemwise import ElemwiseKernel, render_elemwise
 from .reduce import render_reduce
 from .scan import render_scan
@@ -31,6 +32,7 @@ RENDERERS: dict[type, Callable] = {
     Scan: render_scan,
     **dict.fromkeys(CONV_OPS, render_conv),
     **dict.fromkeys(POOL_OPS, render_pool),
+    **dict.fromkeys(NNET_OPS, render_nnet),
 }
 
 
