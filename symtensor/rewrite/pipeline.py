@@ -14,8 +14,10 @@ from .engine import GraphPass, Phase, Pipeline, RewriteLog
 from .fuse import FUSE
 from .stabilize import SPECIALIZE, STABILIZE
 from .nnet_rules import NNET_STABILIZE
+from .scan_rules import SCAN_CANONICALIZE
 
 STABILIZE = STABILIZE + NNET_STABILIZE   # softmax family: logsoftmax, crossentropy, logsumexp
+CANONICALIZE = CANONICALIZE + SCAN_CANONICALIZE   # scan: drop unused outputs
 
 FAST_RUN = Pipeline([
     Phase("canonicalize", CANONICALIZE),

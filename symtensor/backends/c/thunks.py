@@ -11,6 +11,7 @@ from ...codegen.c.blas import BlasKernel
 from ...codegen.c.conv import ConvKernel
 from ...codegen.c.pool import PoolKernel
 from ...codegen.c.nnet import NnetKernel
+from ...codegen.c.nnet_extra import NnetExtraKernel
 from ...codegen.c.elemwise import ElemwiseKernel
 from ...codegen.c.reduce import ReduceKernel
 from ...codegen.c.scan import ScanKernel
@@ -18,6 +19,7 @@ from .blas_thunk import blas_thunk
 from .conv_thunk import conv_thunk
 from .pool_thunk import pool_thunk
 from .nnet_thunk import nnet_thunk
+from .nnet_extra_thunk import nnet_extra_thunk
 from .elemwise_thunk import elemwise_thunk
 from .reduce_thunk import reduce_thunk
 from .scan_thunk import scan_thunk
@@ -30,6 +32,7 @@ THUNK_MAKERS: dict[type, Callable] = {
     ConvKernel: conv_thunk,
     PoolKernel: pool_thunk,
     NnetKernel: nnet_thunk,
+    NnetExtraKernel: nnet_extra_thunk,
 }
 
 

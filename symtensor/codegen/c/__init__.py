@@ -18,6 +18,7 @@ from .blas import render_dot, render_gemm
 from .conv import OPS as CONV_OPS, render_conv
 from .pool import OPS as POOL_OPS, render_pool
 from .nnet import OPS as NNET_OPS, render_nnet
+from .nnet_extra import OPS as NNET_EXTRA_OPS, render_nnet_extra
 from .elemwise import ElemwiseKernel, render_elemwise
 from .reduce import render_reduce
 from .scan import render_scan
@@ -33,6 +34,7 @@ RENDERERS: dict[type, Callable] = {
     **dict.fromkeys(CONV_OPS, render_conv),
     **dict.fromkeys(POOL_OPS, render_pool),
     **dict.fromkeys(NNET_OPS, render_nnet),
+    **dict.fromkeys(NNET_EXTRA_OPS, render_nnet_extra),
 }
 
 

@@ -1,0 +1,151 @@
+"""scan_drop_unused_outputs: the Scan node and its body before and after (fewer outputs, fewer
+inner nodes), unchanged results against FAST_COMPILE in every mode, the cases where it declines
+(a recurrent state a kept output reads, shared updates, every output used), its exclusion by
+name, and the gradient scan of an RNN, whose unused input-sequence gradient it removes."""
+import numpy as np
+
+import symtensor as T
+from symtensor.graph.fg import FunctionGraph
+from symtensor.ops.scan import scan
+from symtensor.ops.scan_op import Scan
+from symtensor.rewrite import optimize
+from symtensor.rewrite.pipeline import known_names
+from symtensor.rewrite.scan_rules import SCAN_CANONICALIZE
+
+from . import applied, rewrite_and_compare
+
+RULE = "scan_drop_unused_outputs"
+
+
+def scans(fg):
+    return [n for n in fg.toposort() if isinstance(n.op, Scan)]
+
+
+def two_outputs():
+    """h_t = tanh(x_t + h_{t-1} w) (recurrent) and y_t = exp(h_t) * 2 (mapped)."""
+    x, h0, w = T.matrix("x"), T.vector("h0"), T.matrix("w")
+    (h, y), _ = scan(lambda xt, hp, w_: [T.tanh(xt + T.dot(hp, w_)), T.exp(T.tanh(xt + T.dot(hp, w_))) * 2],
+                     sequences=x, outputs_info=[h0, None], non_sequences=w)
+    return [x, h0, w], h, y
+
+
+def values(rng, steps=5, n=3):
+    return [rng.standard_normal((steps, n)), rng.standard_normal(n), 0.5 * rng.standard_normal((n, n))]
+
+
+def test_unused_mapped_output_is_dropped(rng):
+    inputs, h, y = two_outputs()
+    before = FunctionGraph(inputs, [h])
+    (node,) = scans(before)
+    fg, log = rewrite_and_compare(inputs, [h], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == [RULE]
+    (new,) = scans(fg)
+    assert len(new.outputs) == len(node.outputs) - 1 and new.op.n_nit == 0 and new.op.n_rec == 1
+    assert len(new.op.fgraph.apply_nodes) < len(node.op.fgraph.apply_nodes)
+
+
+def test_unused_recurrent_output_is_dropped(rng):
+    inputs, h, y = two_outputs()
+    before = FunctionGraph(inputs, [y])
+    (node,) = scans(before)
+    # y reads h_t (computed in the step), not h's state: h_{t-1} is read by y's own expression
+    # through the tap, so h must stay here
+    fg, log = rewrite_and_compare(inputs, [y], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == []
+    # an independent state is dropped: a counter nobody uses
+    x, h0, c0 = T.matrix("x"), T.vector("h0"), T.scalar("c0")
+    (h, c), _ = scan(lambda xt, hp, cp: [T.tanh(xt + hp), cp + 1], sequences=x, outputs_info=[h0, c0])
+    fg, log = rewrite_and_compare([x, h0, c0], [h], values=[rng.standard_normal((4, 3)),
+                                                            rng.standard_normal(3), np.array(0.0)],
+                                  passes=SCAN_CANONICALIZE)
+    assert applied(log) == [RULE]
+    (new,) = scans(fg)
+    assert new.op.n_rec == 1 and len(new.inputs) == 1 + 1 + 1   # n_steps, x, h0
+
+
+def test_declines_for_state_a_kept_output_reads(rng):
+    x, a0, b0 = T.matrix("x"), T.vector("a0"), T.vector("b0")
+    (a, b), _ = scan(lambda xt, ap, bp: [T.tanh(xt + ap), bp + ap * 2], sequences=x, outputs_info=[a0, b0])
+    vals = [rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(3)]
+    fg, log = rewrite_and_compare([x, a0, b0], [b], values=vals, passes=SCAN_CANONICALIZE)
+    assert applied(log) == []
+    assert scans(fg)[0].op.n_rec == 2
+
+
+def test_declines_when_every_output_is_used(rng):
+    inputs, h, y = two_outputs()
+    fg, log = rewrite_and_compare(inputs, [h, y], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == []
+
+
+def test_shared_updates_are_kept(mode, rng):
+    s = T.shared(np.zeros(3), name="s")
+    x, h0, c0 = T.matrix("x"), T.vector("h0"), T.scalar("c0")
+    (h, c), upd = scan(lambda xt, hp, cp: ([T.tanh(xt + hp), cp + 1], {s: s + xt}),
+                       sequences=x, outputs_info=[h0, c0])
+    f = T.function([x, h0, c0], h, updates=upd, mode=mode)
+    xv, hv = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    got = f(xv, hv, np.array(0.0))
+    np.testing.assert_allclose(s.get_value(), xv.sum(0))
+    s.set_value(np.zeros(3))
+    ref = T.function([x, h0, c0], h, mode="FAST_COMPILE")(xv, hv, np.array(0.0))
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    # the graph: the counter goes, the shared update stays
+    fg = FunctionGraph([x, h0, c0, s], [h] + list(upd.values()))
+    optimize(fg, "fast_run")
+    (node,) = scans(fg)
+    assert node.op.n_shared == 1 and node.op.n_rec == 1
+
+
+def test_results_unchanged_in_every_mode(mode, rng):
+    inputs, h, y = two_outputs()
+    vals = values(rng)
+    got = T.function(inputs, [h[-1] * 3], mode=mode)(*vals)
+    ref = T.function(inputs, [h[-1] * 3], mode="FAST_COMPILE")(*vals)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-10)
+
+
+def rnn_grad():
+    x, h0, wx, wh = T.matrix("x"), T.vector("h0"), T.matrix("wx"), T.matrix("wh")
+    h, _ = scan(lambda xt, hp, wx_, wh_: T.tanh(T.dot(xt, wx_) + T.dot(hp, wh_)), sequences=x,
+                outputs_info=h0, non_sequences=[wx, wh])
+    cost = T.sum(h ** 2)
+    return [x, h0, wx, wh], T.grad(cost, [wx, wh])
+
+
+def rnn_values(rng):
+    return [rng.standard_normal((6, 4)), rng.standard_normal(3), 0.5 * rng.standard_normal((4, 3)),
+            0.5 * rng.standard_normal((3, 3))]
+
+
+def test_bptt_drops_the_unused_sequence_gradient(rng):
+    inputs, grads = rnn_grad()
+    before = FunctionGraph(inputs, grads)
+    grad_before = [n for n in scans(before) if n.op.name.startswith("grad_of")]
+    assert len(grad_before) == 1 and grad_before[0].op.n_nit == 1   # the gradient of x, per step
+    fg, log = rewrite_and_compare(inputs, grads, values=rnn_values(rng), passes=SCAN_CANONICALIZE)
+    assert RULE in applied(log)
+    (g,) = [n for n in scans(fg) if n.op.name.startswith("grad_of")]
+    assert g.op.n_nit == 0 and len(g.outputs) < len(grad_before[0].outputs)
+    assert len(g.op.fgraph.apply_nodes) < len(grad_before[0].op.fgraph.apply_nodes)
+
+
+def test_bptt_results_unchanged_in_every_mode(mode, rng):
+    inputs, grads = rnn_grad()
+    vals = rnn_values(rng)
+    got = T.function(inputs, grads, mode=mode)(*vals)
+    ref = T.function(inputs, grads, mode="FAST_COMPILE")(*vals)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_excludable_by_name(rng):
+    assert RULE in known_names()
+    inputs, h, y = two_outputs()
+    fg = FunctionGraph(inputs, [h])
+    log = optimize(fg, "fast_run", excluded=[RULE])
+    assert RULE not in applied(log)
+    assert scans(fg)[0].op.n_nit == 1
+    fg = FunctionGraph(inputs, [h])
+    assert RULE in applied(optimize(fg, "fast_run"))
+    assert scans(fg)[0].op.n_nit == 0
