@@ -19,6 +19,7 @@ from .conv import OPS as CONV_OPS, render_conv
 from .pool import OPS as POOL_OPS, render_pool
 from .nnet import OPS as NNET_OPS, render_nnet
 from .nnet_extra import OPS as NNET_EXTRA_OPS, render_nnet_extra
+from .xent import OPS as XENT_OPS, render_xent
 from .elemwise import ElemwiseKernel, render_elemwise
 from .reduce import render_reduce
 from .scan import render_scan
@@ -35,6 +36,7 @@ RENDERERS: dict[type, Callable] = {
     **dict.fromkeys(POOL_OPS, render_pool),
     **dict.fromkeys(NNET_OPS, render_nnet),
     **dict.fromkeys(NNET_EXTRA_OPS, render_nnet_extra),
+    **dict.fromkeys(XENT_OPS, render_xent),
 }
 
 
