@@ -17,7 +17,7 @@ from .nnet_rules import NNET_STABILIZE
 from .scan_rules import SCAN_CANONICALIZE
 
 STABILIZE = STABILIZE + NNET_STABILIZE   # softmax family: logsoftmax, crossentropy, logsumexp
-CANONICALIZE = CANONICALIZE + SCAN_CANONICALIZE   # scan: drop unused outputs
+CANONICALIZE = CANONICALIZE + SCAN_CANONICALIZE   # scan: drop unused outputs, hoist invariants
 
 FAST_RUN = Pipeline([
     Phase("canonicalize", CANONICALIZE),

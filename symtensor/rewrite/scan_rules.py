@@ -4,11 +4,18 @@
 removed from the node and from its body, and the body nodes only it needed go with it. The
 gradient of a scan computes the gradient of every differentiable input (e.g. of the input
 sequence of an RNN) whether or not it is asked for; this is what removes the unasked ones.
-A recurrent output whose state a kept output reads is kept, and so is every shared update."""
+A recurrent output whose state a kept output reads is kept, and so is every shared update.
+
+``scan_hoist_invariants``: body nodes whose inputs are all non-sequences, constants or
+outputs of such nodes (so they compute the same value at every step) are computed once
+outside the loop, and their values passed in as new non-sequences. Only tensor nodes that
+depend on at least one non-sequence and destroy nothing move (nodes reading a random state,
+or computing from constants only, stay); a node producing an inner output stays in the body."""
 from __future__ import annotations
 
-from ..graph.basic import Apply, ancestors
+from ..graph.basic import Apply, Constant, ancestors, clone_replace
 from ..graph.fg import FunctionGraph
+from ..graph.type import TensorType
 from ..ops.scan_op import Scan
 from .engine import NodePass, node_rewriter
 
@@ -70,4 +77,90 @@ def scan_drop_unused_outputs(fgraph: FunctionGraph, node: Apply):
     return dict(zip(old, new_outs))
 
 
-SCAN_CANONICALIZE = [NodePass("scan_canonicalize", [scan_drop_unused_outputs])]
+def _hoistable_nodes(op: Scan) -> tuple:
+    """(invariant nodes to hoist, in topological order; the set of every invariant variable)."""
+    nonseqs = set(op.inner_nonseqs)
+    inner_outs = set(op.fgraph.outputs)
+    invariant: set = set(nonseqs)      # variables with the same value at every step
+    dep: set = set(nonseqs)            # invariant variables that depend on a non-sequence
+    hoist = []
+    for node in op.fgraph.toposort():
+        if not node.inputs or getattr(node.op, "destroy_map", None):
+            continue
+        if any(not isinstance(v.type, TensorType) for v in list(node.inputs) + list(node.outputs)):
+            continue
+        if not all(isinstance(i, Constant) or i in invariant for i in node.inputs):
+            continue
+        invariant.update(node.outputs)
+        if any(i in dep for i in node.inputs):
+            dep.update(node.outputs)
+            if not any(o in inner_outs for o in node.outputs):
+                hoist.append(node)
+    return hoist, invariant
+
+
+@node_rewriter([Scan], name="scan_hoist_invariants")
+def scan_hoist_invariants(fgraph: FunctionGraph, node: Apply):
+    """Scan whose body computes f(non-sequences) -> f computed outside, its value passed in as
+    a non-sequence. Declines when the body has no such node (after dropping nodes that read a
+    random state, destroy an input, compute only from constants or produce an inner output)."""
+    op = node.op
+    hoist, _ = _hoistable_nodes(op)
+    if not hoist:
+        return None
+    hoisted = set(hoist)
+    # the frontier: outputs of hoisted nodes read by a node that stays in the body
+    frontier = []
+    for h in hoist:
+        for o in h.outputs:
+            if any(not isinstance(c, Apply) or c not in hoisted
+                   for c, _ in op.fgraph.clients.get(o, [])):
+                frontier.append(o)
+    if not frontier:
+        return None
+    n_steps, seqs, inits, shared, nonseqs = op.split_outer_inputs(node.inputs)
+    # the hoisted graph, cloned outside with the outer non-sequences (every node cloned, so
+    # no Apply of the body is shared with the outer graph)
+    memo = dict(zip(op.inner_nonseqs, nonseqs))
+    for inner in op.fgraph.toposort():
+        if inner in hoisted or (all(isinstance(i, Constant) or i in memo for i in inner.inputs)
+                                and _feeds(inner, hoisted, op.fgraph)):
+            new = inner.clone_with_new_inputs([memo.get(i, i) for i in inner.inputs], strict=False)
+            memo.update(zip(inner.outputs, new.outputs))
+    outer_new = [memo[v] for v in frontier]
+    # the new body: the frontier variables become inner inputs (new non-sequences)
+    fresh = [v.type() for v in frontier]
+    inner_outs = clone_replace(list(op.fgraph.outputs), dict(zip(frontier, fresh)), strict=False)
+    n_fixed = len(op.fgraph.inputs) - len(op.inner_nonseqs)
+    used = set(ancestors(inner_outs, blockers=list(op.fgraph.inputs) + fresh))
+    keep_ns = [k for k, v in enumerate(op.inner_nonseqs) if v in used]
+    inner_ins = list(op.fgraph.inputs[:n_fixed]) + [op.inner_nonseqs[k] for k in keep_ns] + fresh
+    try:
+        new_op = Scan(inner_ins, inner_outs, op.seq_offsets, op.seq_spans, op.rec_taps, op.n_nit, op.n_shared,
+                      truncate_gradient=op.truncate_gradient, name=op.name, seq_labels=op.seq_labels,
+                      out_labels=op.out_labels, mode=op.mode, constant=op.constant)
+        new_outs = new_op(n_steps, *(seqs + inits + shared + [nonseqs[k] for k in keep_ns] + outer_new))
+    except (TypeError, ValueError):
+        return None
+    new_outs = new_outs if isinstance(new_outs, list) else [new_outs]
+    if len(new_outs) != len(node.outputs) or any(o.type != n.type for o, n in zip(node.outputs, new_outs)):
+        return None
+    return dict(zip(node.outputs, new_outs))
+
+
+def _feeds(inner: Apply, hoisted: set, fgraph: FunctionGraph) -> bool:
+    """Whether a constant-only body node is an ancestor of a hoisted node."""
+    stack, seen = [inner], set()
+    while stack:
+        n = stack.pop()
+        for o in n.outputs:
+            for c, _ in fgraph.clients.get(o, []):
+                if isinstance(c, Apply) and c not in seen:
+                    if c in hoisted:
+                        return True
+                    seen.add(c)
+                    stack.append(c)
+    return False
+
+
+SCAN_CANONICALIZE = [NodePass("scan_canonicalize", [scan_drop_unused_outputs, scan_hoist_invariants])]

@@ -149,3 +149,152 @@ def test_excludable_by_name(rng):
     fg = FunctionGraph(inputs, [h])
     assert RULE in applied(optimize(fg, "fast_run"))
     assert scans(fg)[0].op.n_nit == 0
+
+
+# --- scan_hoist_invariants -----------------------------------------------------------------------
+
+HOIST = "scan_hoist_invariants"
+
+
+def inner_op_names(node):
+    names = []
+    for n in node.op.fgraph.toposort():
+        op = n.op
+        names.append(op.scalar_op.name if hasattr(op, "scalar_op") else type(op).__name__)
+    return names
+
+
+def invariant_rnn():
+    """h_t = tanh(x_t + h_{t-1} (exp(w) * 2)): exp(w) * 2 is the same at every step."""
+    x, h0, w = T.matrix("x"), T.vector("h0"), T.matrix("w")
+    h, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, T.exp(w_) * 2)), sequences=x, outputs_info=h0,
+                non_sequences=w)
+    return [x, h0, w], h
+
+
+def test_invariant_nodes_are_hoisted(rng):
+    inputs, h = invariant_rnn()
+    (before,) = scans(FunctionGraph(inputs, [h]))
+    assert "exp" in inner_op_names(before)
+    fg, log = rewrite_and_compare(inputs, [h], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == [HOIST]
+    (after,) = scans(fg)
+    names = inner_op_names(after)
+    assert "exp" not in names and "mul" not in names and "tanh" in names and "Dot" in names
+    assert len(after.op.fgraph.apply_nodes) < len(before.op.fgraph.apply_nodes)
+    # exp(w) * 2 is computed once, outside, and passed in as the one non-sequence (w itself is
+    # no longer read by the body)
+    assert after.op.n_nonseqs == 1
+    (ns,) = after.op.split_outer_inputs(after.inputs)[4]
+    assert ns.owner is not None and ns.owner.op.scalar_op.name == "mul"
+    assert any(getattr(n.op, "scalar_op", None) is not None and n.op.scalar_op.name == "exp"
+               for n in fg.toposort())
+    # a second run finds nothing more to hoist
+    log2 = optimize(fg, "fast_run")
+    assert HOIST not in applied(log2)
+
+
+def test_mapped_and_shared_and_taps_are_kept(rng):
+    """A map with two sequences taps, a mapped output and a non-sequence that is partly hoisted;
+    w itself still read by the body stays a non-sequence."""
+    x, w = T.matrix("x"), T.vector("w")
+    y, _ = scan(lambda a, b, w_: (a - b) * T.sqrt(w_ ** 2 + 1) + w_,
+                sequences=dict(input=x, taps=[0, 1]), non_sequences=w)
+    vals = [rng.standard_normal((6, 3)), rng.standard_normal(3)]
+    fg, log = rewrite_and_compare([x, w], [y], values=vals, passes=SCAN_CANONICALIZE)
+    assert applied(log) == [HOIST]
+    (after,) = scans(fg)
+    assert "sqrt" not in inner_op_names(after) and after.op.n_nonseqs == 2
+
+
+def test_declines_without_invariant_nodes(rng):
+    x, h0 = T.matrix("x"), T.vector("h0")
+    h, _ = scan(lambda xt, hp: T.tanh(xt + hp), sequences=x, outputs_info=h0)
+    fg, log = rewrite_and_compare([x, h0], [h], values=values(rng)[:2], passes=SCAN_CANONICALIZE)
+    assert applied(log) == []
+    # every node reads the sequence or the state, even with a non-sequence
+    inputs, h, y = two_outputs()
+    fg, log = rewrite_and_compare(inputs, [h, y], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == []
+
+
+def test_declines_for_an_invariant_inner_output(rng):
+    """A mapped output that is itself f(w) stays computed in the body."""
+    x, w = T.matrix("x"), T.vector("w")
+    (y, z), _ = scan(lambda xt, w_: [xt * 2, T.exp(w_)], sequences=x, non_sequences=w)
+    fg, log = rewrite_and_compare([x, w], [y, z], values=[rng.standard_normal((4, 3)), rng.standard_normal(3)],
+                                  passes=SCAN_CANONICALIZE)
+    assert applied(log) == []
+    assert "exp" in inner_op_names(scans(fg)[0])
+
+
+def test_random_draws_stay_in_the_body():
+    srng = T.RandomStreams(7)
+    X, w = T.dmatrix("X"), T.dvector("w")
+    r, upd = T.scan(lambda xt, w_: xt * srng.uniform((3,)) * T.exp(w_), sequences=X, non_sequences=w)
+    fg = FunctionGraph([X, w] + list(upd.keys()), [r] + list(upd.values()))
+    from symtensor.rewrite.engine import Phase, Pipeline
+    Pipeline([Phase("test", list(SCAN_CANONICALIZE))]).run(fg, frozenset())
+    draws = [n for node in scans(fg) for n in node.op.fgraph.toposort()
+             if any(not isinstance(i.type, T.TensorType) for i in n.inputs)]
+    assert draws   # the draw is still made at every step, in a body
+    assert not any(not isinstance(i.type, T.TensorType) for n in fg.toposort() if not isinstance(n.op, Scan)
+                   for i in n.inputs)
+    # the numbers: the same stream gives the same draws with and without the rule
+    f = T.function([X, w], r, updates=upd, mode="FAST_RUN")
+    srng2 = T.RandomStreams(7)
+    r2, upd2 = T.scan(lambda xt, w_: xt * srng2.uniform((3,)) * T.exp(w_), sequences=X, non_sequences=w)
+    g = T.function([X, w], r2, updates=upd2, mode="FAST_COMPILE")
+    xv, wv = np.arange(12.0).reshape(4, 3), np.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(f(xv, wv), g(xv, wv), rtol=1e-12)
+    np.testing.assert_allclose(f(xv, wv), g(xv, wv), rtol=1e-12)
+
+
+def test_hoisted_results_unchanged_in_every_mode(mode, rng):
+    inputs, h = invariant_rnn()
+    vals = values(rng)
+    fg = FunctionGraph(inputs, [h])
+    assert HOIST in applied(optimize(fg, "fast_run"))
+    got = T.function(inputs, [h, h[-1] * 3], mode=mode)(*vals)
+    ref = T.function(inputs, [h, h[-1] * 3], mode="FAST_COMPILE")(*vals)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    # with zero steps too
+    got = T.function(inputs, h, mode=mode)(vals[0][:0], vals[1], vals[2])
+    assert got.shape == (0, 3)
+
+
+def test_gradient_through_the_hoisted_scan(rng):
+    from symtensor.grad import verify_grad
+    from symtensor.rewrite.engine import Phase, Pipeline
+
+    def fun(x, h0, w):
+        h, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, T.exp(w_) * 0.5)), sequences=x, outputs_info=h0,
+                    non_sequences=w)
+        fg = FunctionGraph([x, h0, w], [h])
+        log = Pipeline([Phase("test", list(SCAN_CANONICALIZE))]).run(fg, frozenset())
+        assert applied(log) == [HOIST]
+        return fg.outputs[0]
+
+    verify_grad(fun, [rng.standard_normal((4, 3)), rng.standard_normal(3), 0.3 * rng.standard_normal((3, 3))],
+                rng=rng)
+
+
+def test_gradient_scan_results_unchanged_in_every_mode(mode, rng):
+    x, h0, w = T.matrix("x"), T.vector("h0"), T.matrix("w")
+    h, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, T.exp(w_) * 0.5)), sequences=x, outputs_info=h0,
+                non_sequences=w)
+    grads = T.grad(T.sum(h ** 2), [x, h0, w])
+    vals = values(rng)
+    got = T.function([x, h0, w], grads, mode=mode)(*vals)
+    ref = T.function([x, h0, w], grads, mode="FAST_COMPILE")(*vals)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_hoist_excludable_by_name(rng):
+    assert HOIST in known_names()
+    inputs, h = invariant_rnn()
+    fg = FunctionGraph(inputs, [h])
+    assert HOIST not in applied(optimize(fg, "fast_run", excluded=[HOIST]))
+    assert "exp" in inner_op_names(scans(fg)[0])
