@@ -17,13 +17,9 @@ if one would be, the cost is differentiated as written.
 """
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
-from ..graph.basic import Constant, Variable, toposort
+from ..graph.basic import Variable, toposort
 from ..ops import api as A
-from ..ops.elemwise import DimShuffle, Elemwise
+from ..ops.elemwise import Elemwise, scalar_constant_value
 
 
 def _name(v: Variable) -> str | None:
@@ -33,20 +29,8 @@ def _name(v: Variable) -> str | None:
     return None
 
 
-def _constant_value(v: Variable) -> Any:
-    """The one value a (dimshuffled) constant holds everywhere, else None."""
-    while v.owner is not None and isinstance(v.owner.op, DimShuffle):
-        v = v.owner.inputs[0]
-    if not isinstance(v, Constant):
-        return None
-    data = np.asarray(v.data)
-    if data.size == 0 or not np.all(data == data.flat[0]):
-        return None
-    return data.flat[0]
-
-
 def _is_one(v: Variable) -> bool:
-    value = _constant_value(v)
+    value = scalar_constant_value(v)
     return value is not None and value == 1
 
 

@@ -286,6 +286,16 @@ class Op:
     default_output: int | None = None
     view_map: dict = {}
     destroy_map: dict = {}
+    #: attributes holding caches rebuilt on demand (compiled runners, lazily built graphs):
+    #: pickled as None
+    _transient: tuple = ()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for name in self._transient:
+            if name in state:
+                state[name] = None
+        return state
 
     # --- identity ---------------------------------------------------------------------
     def _props(self) -> tuple:

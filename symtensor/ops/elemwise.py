@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..config import config
-from ..graph.basic import Apply, Op, Variable
+from ..graph.basic import Apply, Constant, Op, Variable
 from ..graph.type import ALL_DTYPES, TensorType
 from . import scalar as ps
 from .basic import as_tensor_variable, autocast_dtype, constant, is_python_scalar
@@ -306,6 +306,21 @@ def _pattern_entry(entry: Any, pattern: Sequence) -> Any:
         return int(entry)
     raise ValueError(f"dimshuffle pattern {tuple(pattern)}: each entry must be an input axis "
                      f"(a non-negative int) or 'x' (a new broadcastable axis), got {entry!r}")
+
+
+def scalar_constant_value(v: Variable) -> Any:
+    """The single value a constant (or a dimshuffled constant) holds everywhere, else None."""
+    while v.owner is not None and isinstance(v.owner.op, DimShuffle):
+        v = v.owner.inputs[0]
+    if not isinstance(v, Constant):
+        return None
+    data = np.asarray(v.data)
+    if data.size == 0:
+        return None
+    first = data.flat[0]
+    if data.size > 1 and not np.all(data == first):
+        return None
+    return first.item() if hasattr(first, "item") else first
 
 
 # --- helpers used across ops --------------------------------------------------------------------

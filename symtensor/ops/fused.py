@@ -64,6 +64,8 @@ def _resolve(arg: tuple, inputs: Sequence, results: list) -> Any:
 class FusedElemwise(Op):
     """Several elementwise steps fused into one loop over the broadcast output shape."""
 
+    _transient = ("_fgraph",)
+
     __props__ = ("program", "out_types", "in_types")
 
     def __init__(self, program: tuple, out_types: tuple, in_types: tuple | None = None):
@@ -75,11 +77,6 @@ class FusedElemwise(Op):
                              f"{len(self.in_types)} input type(s) were given")
         self._fgraph: FunctionGraph | None = None
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_fgraph"] = None
-        return state
-
     def __str__(self) -> str:
         names = "|".join(str(s[0]) for s in self.program[1])
         return f"FusedElemwise{{{names}}}"
@@ -89,16 +86,7 @@ class FusedElemwise(Op):
         return self.program[0]
 
     def make_node(self, *inputs: Any) -> Apply:
-        inputs = [as_tensor_variable(i) for i in inputs]
-        if len(inputs) != self.n_inputs:
-            raise TypeError(f"{self}: expected {self.n_inputs} inputs, got {len(inputs)}")
-        ndim = self.out_types[0].ndim
-        for k, i in enumerate(inputs):
-            if i.ndim != ndim:
-                raise TypeError(f"{self}: input {k} has {i.ndim} dimension(s), expected {ndim}")
-            if self.in_types is not None and i.dtype != self.in_types[k].dtype:
-                raise TypeError(f"{self}: input {k} has dtype {i.dtype}, expected "
-                                f"{self.in_types[k].dtype}")
+        inputs = program_inputs(self, inputs, self.out_types[0].ndim, self.in_types)
         return Apply(self, inputs, [t() for t in self.out_types])
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
@@ -120,6 +108,20 @@ class FusedElemwise(Op):
         if self._fgraph is None:
             self._fgraph = program_graph(self.program, self.out_types, self.in_types)
         return [self._fgraph]
+
+
+def program_inputs(op: Op, inputs: Sequence, ndim: int, in_types: Sequence | None) -> list:
+    """The inputs of a fused op as tensors, checked against the program: their number, rank
+    and (when the op records them) dtypes."""
+    inputs = [as_tensor_variable(i) for i in inputs]
+    if len(inputs) != op.program[0]:
+        raise TypeError(f"{op}: expected {op.program[0]} inputs, got {len(inputs)}")
+    for k, i in enumerate(inputs):
+        if i.ndim != ndim:
+            raise TypeError(f"{op}: input {k} has {i.ndim} dimension(s), expected {ndim}")
+        if in_types is not None and i.dtype != in_types[k].dtype:
+            raise TypeError(f"{op}: input {k} has dtype {i.dtype}, expected {in_types[k].dtype}")
+    return inputs
 
 
 def _output_shape(node: Apply, inputs: list) -> tuple:

@@ -19,8 +19,8 @@ import numpy as np
 from ..graph.basic import Apply, Op, Variable
 from ..graph.fg import FunctionGraph
 from ..graph.type import TensorType
-from .basic import as_tensor_variable, constant
-from .fused import evaluate_program, program_graph
+from .basic import constant
+from .fused import evaluate_program, program_graph, program_inputs
 from .reduce import CAReduce
 
 
@@ -30,6 +30,8 @@ class FusedReduce(Op):
     ``program`` is a one-output elementwise program over ``len(in_types)`` inputs, all of
     rank ``elem_type.ndim``; its result (of type ``elem_type``) is broadcast over the
     inputs' shapes and reduced by ``reducer`` (a CAReduce)."""
+
+    _transient = ("_fgraph",)
 
     __props__ = ("program", "in_types", "elem_type", "reducer")
 
@@ -51,11 +53,6 @@ class FusedReduce(Op):
         self.reducer = reducer
         self._fgraph: FunctionGraph | None = None
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_fgraph"] = None
-        return state
-
     def __str__(self) -> str:
         names = "|".join(str(s[0]) for s in self.program[1])
         return f"FusedReduce{{{names}->{self.reducer}}}"
@@ -65,15 +62,8 @@ class FusedReduce(Op):
         return self.program[0]
 
     def make_node(self, *inputs: Any) -> Apply:
-        inputs = [as_tensor_variable(i) for i in inputs]
-        if len(inputs) != self.n_inputs:
-            raise TypeError(f"{self}: expected {self.n_inputs} inputs, got {len(inputs)}")
-        ndim = self.elem_type.ndim
+        inputs = program_inputs(self, inputs, self.elem_type.ndim, self.in_types)
         for k, (i, t) in enumerate(zip(inputs, self.in_types)):
-            if i.ndim != ndim:
-                raise TypeError(f"{self}: input {k} has {i.ndim} dimension(s), expected {ndim}")
-            if i.dtype != t.dtype:
-                raise TypeError(f"{self}: input {k} has dtype {i.dtype}, expected {t.dtype}")
             if any(b and not ib for b, ib in zip(t.broadcastable, i.broadcastable)):
                 raise TypeError(f"{self}: input {k} has broadcastable pattern {i.broadcastable}, but the "
                                 f"program was built for {t.broadcastable} (use addbroadcast)")

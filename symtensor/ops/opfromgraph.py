@@ -24,6 +24,8 @@ class OpFromGraph(Op):
     in Theano).
     """
 
+    _transient = ("_runner",)
+
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], inline: bool = False,
                  name: str | None = None):
         if not isinstance(outputs, (list, tuple)):
@@ -47,11 +49,6 @@ class OpFromGraph(Op):
 
     def __str__(self) -> str:
         return f"{self.name}{{{len(self.fgraph.inputs)}->{len(self.fgraph.outputs)}}}"
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_runner"] = None
-        return state
 
     def inner_graphs(self) -> list:
         return [self.fgraph]

@@ -45,6 +45,8 @@ class Scan(Op):
     the other loop reads as data.
     """
 
+    _transient = ("_runner",)
+
     def __init__(self, inner_inputs: Sequence[Variable], inner_outputs: Sequence[Variable],
                  seq_offsets: Sequence[Sequence[int]], seq_spans: Sequence[int],
                  rec_taps: Sequence[Sequence[int]], n_nit: int, n_shared: int, truncate_gradient: int = -1,
@@ -87,11 +89,6 @@ class Scan(Op):
 
     def __str__(self) -> str:
         return f"Scan{{{self.name}}}"
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_runner"] = None
-        return state
 
     def inner_graphs(self) -> list:
         return [self.fgraph]

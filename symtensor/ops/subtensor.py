@@ -13,14 +13,13 @@ the increments, ``y``) as node inputs in the order they appear.
 """
 from __future__ import annotations
 
-import functools
 import operator
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..config import config
-from ..graph.basic import Apply, Constant, Op, Variable, with_user_line
+from ..graph.basic import Apply, Constant, Op, Variable, traced
 from ..graph.null import disconnected_type
 from ..graph.type import TensorType
 from .basic import as_tensor_variable, constant, is_python_scalar
@@ -52,15 +51,7 @@ class IndexingError(IndexError, ValueError):
     mask or index shapes): numpy raises IndexError there and Theano ValueError; this is both."""
 
 
-def _traced(fn: Callable) -> Callable:
-    """Build errors of ``fn`` name the user's source line."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any):
-        try:
-            return fn(*args, **kwargs)
-        except (TypeError, ValueError) as err:
-            raise with_user_line(err, f"while building {fn.__name__}") from None
-    return wrapper
+_traced = traced   # build errors name the user's source line
 
 
 # --- index normalisation and parsing ----------------------------------------------------------

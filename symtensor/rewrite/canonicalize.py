@@ -12,25 +12,10 @@ from ..graph.basic import Apply, Constant, Variable
 from ..graph.fg import OUTPUT, FunctionGraph
 from ..ops.alloc import Alloc
 from ..ops.basic import constant
-from ..ops.elemwise import DimShuffle, Elemwise
+from ..ops.elemwise import DimShuffle, Elemwise, scalar_constant_value
 from .engine import GraphPass, NodePass, RewriteLog, node_rewriter
 
 FOLD_LIMIT = 1 << 16   # larger constant results stay computed at run time
-
-
-def scalar_constant_value(v: Variable) -> Any:
-    """The single value a constant (or a dimshuffled constant) holds everywhere, else None."""
-    while v.owner is not None and isinstance(v.owner.op, DimShuffle):
-        v = v.owner.inputs[0]
-    if not isinstance(v, Constant):
-        return None
-    data = np.asarray(v.data)
-    if data.size == 0:
-        return None
-    first = data.flat[0]
-    if data.size > 1 and not np.all(data == first):
-        return None
-    return first.item() if hasattr(first, "item") else first
 
 
 def is_scalar_constant(v: Variable, value: float) -> bool:

@@ -8,21 +8,16 @@ modified. Sizes beyond the BLAS's 32-bit integers run the op's numpy ``perform``
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from ...codegen.c.blas import STATUS_NO_MEMORY, STATUS_TOO_LARGE, BlasKernel
 from ...ops.gemm import check_shapes
 from . import blaslib  # noqa: F401  (registers the library the kernels link with)
+from .operands import strided_operand as _operand
 
 
-def _operand(value: Any, dtype: np.dtype) -> np.ndarray:
-    """``value`` as an aligned array of ``dtype`` in native byte order (so its strides are whole
-    elements), converted into a new array when it is not one already."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.aligned:
-        return value
-    return np.array(value, dtype=dtype, order="C")
 
 
 def _caller(fn: Callable, ffi, dtype: np.dtype) -> Callable:

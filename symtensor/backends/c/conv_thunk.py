@@ -15,6 +15,7 @@ import numpy as np
 from ...codegen.c.conv import GEOMETRY, STATUS_NO_MEMORY, STATUS_TOO_LARGE, ConvKernel
 from ...ops.conv import check_runtime
 from . import blaslib  # noqa: F401  (registers the library the kernels link with)
+from .operands import contiguous_operand as _operand
 
 #: Bytes of the im2col buffer a chunk of images may fill: the batch is processed in chunks
 #: whose columns stay within it (at least one image per chunk).
@@ -47,11 +48,6 @@ def _shapes(op, kind: str, inputs: list) -> tuple:
     return a.shape, kern_shape, a, top
 
 
-def _operand(value, dtype: np.dtype) -> np.ndarray:
-    """``value`` as a C-contiguous, aligned, native array of ``dtype`` (converted when needed)."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous and value.flags.aligned:
-        return value
-    return np.ascontiguousarray(value, dtype=dtype)
 
 
 def conv_thunk(kernel: ConvKernel, fn, ffi) -> Callable:

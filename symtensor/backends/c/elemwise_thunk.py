@@ -19,6 +19,7 @@ import numpy as np
 
 from ...codegen.c.elemwise import ElemwiseKernel
 from ...graph.basic import Constant
+from .operands import strided_operand as _kernel_operand
 
 
 def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
@@ -141,13 +142,6 @@ def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtyp
     return namespace["direct"]
 
 
-def _kernel_operand(value, dtype: np.dtype) -> np.ndarray:
-    """``value`` as an array the kernel can read in place: of the node's input dtype, in native
-    byte order and aligned (anything else is converted into a new array, never modified)."""
-    if (type(value) is np.ndarray and value.dtype == dtype and value.flags.aligned
-            and value.dtype.isnative):
-        return value
-    return np.array(value, dtype=dtype, order="C")   # a copy, also of a 0-d value
 
 
 def _output_shape(node, inputs: Sequence[np.ndarray]) -> tuple:

@@ -5,11 +5,7 @@ kernels is split into translation units that compile in parallel (:func:`split_p
 from __future__ import annotations
 
 import os
-
-import warnings
 from typing import Sequence
-
-import numpy as np
 
 from ...codegen.c import SCALAR_PRELUDE, renderer_for
 from ...graph.fg import FunctionGraph

@@ -13,14 +13,11 @@ from typing import Callable
 import numpy as np
 
 from ...codegen.c.nnet_extra import NnetExtraKernel
+from .operands import contiguous_operand as _operand
 
 _I64 = np.dtype("int64")
 
 
-def _operand(value, dtype: np.dtype) -> np.ndarray:
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous and value.flags.aligned:
-        return value
-    return np.ascontiguousarray(value, dtype=dtype)
 
 
 def _indices(a, b):

@@ -12,13 +12,9 @@ from typing import Callable
 import numpy as np
 
 from ...codegen.c.nnet import NnetKernel
+from .operands import contiguous_operand as _operand
 
 
-def _operand(value, dtype: np.dtype) -> np.ndarray:
-    """``value`` as a C-contiguous, aligned, native array of ``dtype`` (converted when needed)."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous and value.flags.aligned:
-        return value
-    return np.ascontiguousarray(value, dtype=dtype)
 
 
 def nnet_thunk(kernel: NnetKernel, fn, ffi) -> Callable:

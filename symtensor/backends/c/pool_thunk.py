@@ -12,16 +12,12 @@ from typing import Callable
 import numpy as np
 
 from ...codegen.c.pool import GEOMETRY, PoolKernel
+from .operands import contiguous_operand as _operand
 
 #: Output cells above which threads split the planes.
 PARALLEL_CELLS = 1 << 15
 
 
-def _operand(value, dtype: np.dtype) -> np.ndarray:
-    """``value`` as a C-contiguous, aligned, native array of ``dtype`` (converted when needed)."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous and value.flags.aligned:
-        return value
-    return np.ascontiguousarray(value, dtype=dtype)
 
 
 def _checked(op, kind: str, inputs: list) -> tuple:

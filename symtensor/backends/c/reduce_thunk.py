@@ -16,7 +16,7 @@ import numpy as np
 
 from ...codegen.c.reduce import ReduceKernel
 from ...ops.fused_reduce import FusedReduce, elem_shape
-from .elemwise_thunk import _kernel_operand
+from .operands import strided_operand as _kernel_operand
 
 _PLAN_CACHE_SIZE = 64
 ROWS, COLS, GENERAL = 1, 2, 0

@@ -13,15 +13,11 @@ from typing import Callable
 import numpy as np
 
 from ...codegen.c.xent import XentKernel
+from .operands import contiguous_operand as _operand
 
 _INT64 = np.dtype(np.int64)
 
 
-def _operand(value, dtype: np.dtype) -> np.ndarray:
-    """``value`` as a C-contiguous, aligned, native array of ``dtype`` (converted when needed)."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous and value.flags.aligned:
-        return value
-    return np.ascontiguousarray(value, dtype=dtype)
 
 
 def xent_thunk(kernel: XentKernel, fn, ffi) -> Callable:

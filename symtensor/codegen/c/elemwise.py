@@ -230,7 +230,7 @@ def render_elemwise(node) -> ElemwiseKernel | None:
     if any(d not in C_TYPES for d in in_dtypes + out_dtypes):
         return None
     scalar_inputs = tuple(all(i.broadcastable) for i in node.inputs)
-    n_in, n_out = len(in_dtypes), len(out_dtypes)
+    n_in = len(in_dtypes)
     fast_load = [f"s{k}" if scalar_inputs[k] else f"p{k}[i]" for k in range(n_in)]
     fast = _body(program, in_dtypes, fast_load)
     if fast is None:

@@ -210,7 +210,7 @@ class _Source:
 
     # -- the three loops ------------------------------------------------------------------
     def rows(self) -> str:
-        name, acc, n = self.name, self.acc, self.n
+        name, acc = self.name, self.acc
         loads = [f"    const {C_TYPES[d]} s{k} = p{k}[b[{k}]];" if self.row_scalar[k]
                  else f"    const {C_TYPES[d]} *restrict q{k} = p{k} + b[{k}];"
                  for k, d in enumerate(self.in_dtypes)]
