@@ -5,16 +5,20 @@ each one against its type, runs the executor once, and only when every output an
 was computed replaces the shared values. Returned arrays never alias the caller's
 arrays or shared storage (unless ``Out(borrow=True)``).
 
-Threads: a call of a function with updates (explicit, default or ``In(update=)``) holds the
-locks of every shared variable it reads (and its own, for input defaults) from reading the
+Threads: a call of a function that reads shared variables or has ``In(update=)`` inputs holds
+the locks of every shared variable it reads (and its own, for input defaults) from reading the
 values to storing the new ones, taken in one process-wide order, so concurrent calls of
-functions touching the same shared variables never lose an update or reuse a random state.
-Functions without updates take no lock: executors keep per-call values in local variables.
+functions touching the same shared variables never lose an update, reuse a random state or
+read an array while an update is written into it. Functions without shared variables take no
+lock: executors keep per-call values in local variables.
+
+Compiled (FAST_RUN) functions write an update into the shared variable's old array where that
+is safe (see ``backends/c/inplace.py``); as in Theano, an array handed over with
+``borrow=True`` may therefore change in place.
 """
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -29,6 +33,7 @@ from ..backends.debug import CompareExecutor
 from ..rewrite import RewriteLog, optimize
 from .io import In, Out
 from .mode import Mode, get_mode
+from .call_code import AllLocks, call_locks, make_fast_call
 from .shared import SharedVariable, ranked_lock
 
 
@@ -41,8 +46,6 @@ class UnusedInputError(ValueError):
 
 _MISSING = object()
 
-#: The lock of a container made without one (a plain list assigned by hand).
-_FALLBACK_LOCK = ranked_lock()
 _WARNED_DEVICE: list = []
 
 
@@ -55,42 +58,6 @@ def _warn_device() -> None:
         _WARNED_DEVICE.append(device)
         warnings.warn(f"device={device!r}: the CUDA backend is not available yet; running on the CPU",
                       RuntimeWarning, stacklevel=4)
-
-
-class _AllLocks:
-    """Context manager holding ``locks`` in order (a ``with`` statement naming each one
-    would exceed Python's limit on nested blocks for a function with many shared variables)."""
-
-    __slots__ = ("locks",)
-
-    def __init__(self, locks: list):
-        self.locks = locks
-
-    def __enter__(self) -> None:
-        taken = []
-        try:
-            for lock in self.locks:
-                lock.acquire()
-                taken.append(lock)
-        except BaseException:
-            for lock in reversed(taken):
-                lock.release()
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        for lock in reversed(self.locks):
-            lock.release()
-
-
-#: Up to this many locks are named in the generated ``with`` statement itself.
-_WITH_LOCKS = 8
-
-
-def _call_locks(containers: list, own: Any) -> list:
-    """The locks a call must hold, distinct and by increasing rank (deadlock-free order)."""
-    ranked = {id(lock): (rank, lock) for rank, lock in
-              [getattr(c, "lock", _FALLBACK_LOCK) for c in containers] + ([own] if own else [])}
-    return [lock for _, lock in sorted(ranked.values(), key=lambda r: r[0])]
 
 
 def _as_update_value(var: SharedVariable, new: Any, where: str) -> Variable:
@@ -209,6 +176,7 @@ class FunctionMaker:
         self.fgraph = FunctionGraph(explicit + shared, fg_outputs, clone=True)
         self.n_outputs = len(outputs)
         self.n_updates = len(updates)
+        self._updates = updates
         self._check_unused(explicit, fg_outputs, on_unused_input)
         self.rewrite_log = RewriteLog()
         self.executor = self._make_executor()
@@ -232,7 +200,13 @@ class FunctionMaker:
         if self.mode.linker == "debug":
             return CompareExecutor(self.fgraph)
         if self.mode.linker == "c":
-            return c_backend.make_executor(self.fgraph)
+            executor = c_backend.make_executor(self.fgraph)
+            plan = getattr(executor, "plan_inplace_updates", None)
+            if plan is not None and self.n_updates:
+                first = len(self.inputs)
+                plan([(self.fgraph.inputs[first + self.shared.index(var)], self.n_outputs + j)
+                      for j, (var, _) in enumerate(self._updates) if var in self.shared])
+            return executor
         return py_backend.make_executor(self.fgraph)
 
 
@@ -256,7 +230,7 @@ def _own(value: Any, claimed: list, exempt: Any = None) -> Any:
 class Function:
     """A compiled function. Call it with positional or keyword arguments.
 
-    A call first tries a path generated for this function (see :func:`_fast_call_source`):
+    A call first tries a path generated for this function (see :func:`.call_code.fast_call_source`):
     every argument given by position, each already an ndarray of its input's exact dtype,
     rank and static shape. Anything else takes the general path, which binds keywords and
     defaults, converts values and raises the errors; both give the same results."""
@@ -283,9 +257,11 @@ class Function:
         self._update_targets = [s.container for s, _ in spec["updates"]]
         self._n_out = maker.n_outputs
         # Reading shared values and storing their updates (or the new input defaults) is one
-        # atomic step with respect to other calls; functions without updates need no lock.
-        stateful = bool(self._update_targets or self._input_updates)
-        self._locks = (_call_locks(self._containers, ranked_lock() if self._input_updates else None)
+        # atomic step with respect to other calls. Updates may be written into the old arrays
+        # (see backends/c/inplace.py), so a function that only reads shared values holds their
+        # locks too; a function without shared values or input updates takes no lock.
+        stateful = bool(self._update_targets or self._input_updates or self._containers)
+        self._locks = (call_locks(self._containers, ranked_lock() if self._input_updates else None)
                        if stateful else [])
         self.trust_input = False
 
@@ -297,7 +273,7 @@ class Function:
     @trust_input.setter
     def trust_input(self, value: bool) -> None:
         self._trust_input = bool(value)
-        self._call = _make_fast_call(self)
+        self._call = make_fast_call(self)
 
     @property
     def fn_name(self) -> str:
@@ -360,7 +336,7 @@ class Function:
         function's locks, if any, throughout)."""
         if not self._locks:
             return self._call_unlocked(args, kwargs)
-        with _AllLocks(self._locks):
+        with AllLocks(self._locks):
             return self._call_unlocked(args, kwargs)
 
     def _call_unlocked(self, args: tuple, kwargs: dict) -> Any:
@@ -413,65 +389,6 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<symtensor.Function {self.name or ''} ({len(self._types)} input(s))>"
-
-
-def _fast_call_source(fn: Function, fresh: tuple) -> str:
-    """Source of ``call(args, kwargs)`` for ``fn``: straight-line checks, one graph run, and
-    (when every output is fresh or borrowed and nothing is updated) the results as they are.
-
-    The checks accept exactly the values ``TensorType.filter`` would pass through unchanged
-    (an ndarray of the exact dtype, rank and static shape); any other call goes to
-    ``general``, which converts or raises."""
-    n = len(fn._types)
-    args = [f"a{k}" for k in range(n)]
-    shared = [f"s{k}" for k in range(len(fn._containers))]
-    lines = ["def call(args, kwargs):",
-             f"    if kwargs or len(args) != {n}:",
-             "        return general(args, kwargs)"]
-    if n:
-        lines.append(f"    {', '.join(args)}, = args")
-    if not fn._trust_input:
-        conds = []
-        for k, t in enumerate(fn._types):
-            conds += [f"type(a{k}) is ndarray", f"a{k}.dtype == D{k}", f"a{k}.ndim == {t.ndim}"]
-            conds += [f"a{k}.shape[{d}] == {s}" for d, s in enumerate(t.shape) if s is not None]
-        if conds:
-            lines += [f"    if not ({' and '.join(conds)}):", "        return general(args, kwargs)"]
-    pad = "    "
-    if fn._locks:   # held from reading the shared values to storing their updates
-        held = range(len(fn._locks)) if len(fn._locks) <= _WITH_LOCKS else ()
-        lines.append(f"    with {', '.join(f'L{k}' for k in held) or 'LALL'}:")
-        pad += "    "
-    lines += [f"{pad}{s} = C{k}[0]" for k, s in enumerate(shared)]
-    lines.append(f"{pad}r = run({', '.join(args + shared)})")
-    plain = (not fn._update_targets and not fn._input_updates
-             and all(f or b for f, b in zip(fresh, fn._borrow)))
-    if not plain:
-        lines.append(f"{pad}return finish([{', '.join(args)}], [{', '.join(shared)}], r)")
-    elif fn._output_kind is None:
-        lines.append(f"{pad}return r[0]")
-    else:
-        lines.append(f"{pad}return r")
-    return "\n".join(lines)
-
-
-def _make_fast_call(fn: Function) -> Any:
-    """``fn``'s call function: generated when every input is a tensor, else the general path."""
-    if not all(isinstance(t, TensorType) for t in fn._types):
-        return fn._call_general
-    executor = fn.maker.executor
-    n_results = len(fn.maker.fgraph.outputs)
-    plan = getattr(executor, "plan", None)
-    if plan is not None:
-        run, fresh = plan()
-    else:
-        run, fresh = (lambda *values: executor(list(values))), (False,) * n_results
-    namespace = {"general": fn._call_general, "finish": fn._finish, "run": run, "ndarray": np.ndarray}
-    namespace.update({f"D{k}": t.numpy_dtype for k, t in enumerate(fn._types)})
-    namespace.update({f"C{k}": c for k, c in enumerate(fn._containers)})
-    namespace.update({f"L{k}": lock for k, lock in enumerate(fn._locks)}, LALL=_AllLocks(fn._locks))
-    exec(compile(_fast_call_source(fn, fresh[:fn._n_out]), f"<call of {fn.fn_name}>", "exec"), namespace)
-    return namespace["call"]
 
 
 def _swap_shared(spec: dict, swap: dict) -> dict:

@@ -1,7 +1,9 @@
 """Shared variables: symbolic tensors whose value lives between function calls.
 
 ``get_value``/``set_value`` copy unless ``borrow=True``; a compiled function reads the
-current value on every call and replaces it (never writes into it) when it has an update.
+current value on every call and stores its update, which a compiled (FAST_RUN) function may
+have written into the old array. As in Theano, an array given or taken with ``borrow=True``
+can therefore change in place when a function updating the variable runs.
 """
 from __future__ import annotations
 

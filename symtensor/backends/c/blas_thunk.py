@@ -96,6 +96,27 @@ def gemm_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
         else:
             node.op.perform(node, inputs, output_storage)
 
+    def prepare_into(node, inputs: list, target: np.ndarray) -> Callable | None:
+        """Check the call (raising as the thunk would), then return ``run()`` accumulating
+        into ``target`` itself when it is z, of the product's shape, and overlaps neither
+        factor; else None."""
+        z, alpha, x, y, beta = inputs
+        alpha, beta = float(alpha), float(beta)
+        x, y = _operand(x, dtype), _operand(y, dtype)
+        shape = check_shapes(node.inputs[0], _operand(z, dtype), x, y)
+        if (z is not target or alpha == 0 or beta == 0 or shape != target.shape
+                or np.may_share_memory(x, target) or np.may_share_memory(y, target)):
+            return None
+
+        def run() -> np.ndarray:
+            if not _check(call(x, y, target, alpha, beta), node):
+                store = [[None]]
+                node.op.perform(node, [target.copy(), alpha, x, y, beta], store)
+                np.copyto(target, store[0][0])
+            return target
+        return run
+
+    thunk.prepare_into = prepare_into
     return thunk
 
 

@@ -33,11 +33,13 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
     # the node's constants, kept alive by this closure (NULL: the kernel reads none)
     consts = ffi.new("double[]", list(kernel.consts)) if kernel.consts else ffi.NULL
 
-    def general(node, inputs: Sequence) -> tuple:
-        """Any call: converts operands, broadcasts, picks the contiguous or strided loop."""
+    def general(node, inputs: Sequence, outs: tuple | None = None) -> tuple:
+        """Any call: converts operands, broadcasts, picks the contiguous or strided loop.
+        ``outs``: C-contiguous arrays of the output's shape to write into (default: new ones)."""
         inputs = [_kernel_operand(a, dt) for a, dt in zip(inputs, in_dtypes)]
         shape = _output_shape(node, inputs)
-        outs = tuple(np.empty(shape, dtype=dt) for dt in out_dtypes)
+        if outs is None:
+            outs = tuple(np.empty(shape, dtype=dt) for dt in out_dtypes)
         n = outs[0].size
         arrays = inputs + list(outs)
         data = np.array([a.__array_interface__["data"][0] for a in arrays], dtype=np.intp)
@@ -71,7 +73,22 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
         for cell, out in zip(output_storage, for_node(node)(*inputs)):
             cell[0] = out
 
+    def prepare_into(node, inputs: Sequence, target: np.ndarray) -> Callable | None:
+        """Check the call (raising as ``general`` would), then return ``run()`` computing the
+        single output into ``target`` (a C-contiguous array of its dtype), or None when the
+        output's shape is not the target's or an operand other than the target itself
+        overlaps it. Elementwise code reads each element before writing it, so the target may
+        be an operand."""
+        operands = [_kernel_operand(a, dt) for a, dt in zip(inputs, in_dtypes)]
+        shape = _output_shape(node, operands)
+        if len(out_dtypes) != 1 or shape != target.shape or target.dtype != out_dtypes[0]:
+            return None
+        if any(a is not target and np.may_share_memory(a, target) for a in operands):
+            return None
+        return lambda: general(node, operands, (target,))[0]
+
     thunk.for_node = for_node
+    thunk.prepare_into = prepare_into
     return thunk
 
 
@@ -131,8 +148,10 @@ def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtyp
              f"            fn(o0.size, {ndim}, NULL, NULL, b[1], 1, C)",
              "            pool.append(b)",
              f"            return ({''.join(f'o{j}, ' for j in range(n_out))})",
+             *_broadcast_tier(node, kernel, free, n_in, n_out, ndim),
              f"    return general(node, ({''.join(a + ', ' for a in args)}))"]
-    namespace = {"ndarray": np.ndarray, "empty": np.empty, "ONES": (1,) * ndim, "pool": [],
+    namespace = {"ndarray": np.ndarray, "empty": np.empty, "ONES": (1,) * ndim, "pool": [], "bpool": [],
+                 "new_broadcast_buffer": lambda: _new_broadcast_buffer(ffi, pinned, n_in, n_out, ndim),
                  "new_buffer": new_buffer, "fb": ffi.from_buffer, "fn": fn, "NULL": ffi.NULL,
                  "general": general, "node": node, "C": consts}
     namespace.update({f"D{k}": dt for k, dt in enumerate(in_dtypes)})
@@ -140,6 +159,57 @@ def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtyp
     namespace.update({f"P{k}": node.inputs[k].data for k in pinned})
     exec(compile("\n".join(lines), f"<elemwise fast path of {node.op}>", "exec"), namespace)
     return namespace["direct"]
+
+
+def _broadcast_tier(node, kernel: ElemwiseKernel, free: list, n_in: int, n_out: int, ndim: int) -> list:
+    """Lines of the second fast-path tier: C-contiguous operands of the right dtype that
+    broadcast as their types say (size 1 exactly in their broadcastable dimensions, the
+    output's size elsewhere), e.g. a matrix minus its row maxima. The output shape and every
+    operand's element strides follow from the static broadcast patterns, so the code computes
+    them without inspecting strides, fills pooled C arrays and calls the strided entry (which
+    picks its row loop for such operands). Empty when no operand broadcasts against the output."""
+    full = [k for k in range(n_in) if not kernel.scalar_inputs[k]]
+    patterns = {k: node.inputs[k].broadcastable for k in full}
+    out_b = node.outputs[0].broadcastable
+    if ndim == 0 or not any(patterns[k][d] and not out_b[d] for k in full for d in range(ndim)):
+        return []
+    source = [next((k for k in full if not patterns[k][d]), None) for d in range(ndim)]
+    sizes = [f"a{k}.shape[{d}]" if k is not None else "1" for d, k in enumerate(source)]
+    conds = [f"a{k}.ndim == {ndim}" for k in full]
+    conds += [f"a{k}.shape[{d}] == {'1' if patterns[k][d] else f's[{d}]'}"
+              for k in full for d in range(ndim) if source[d] != k]
+    conds += [f"a{k}.shape == ONES" for k in free if kernel.scalar_inputs[k]]
+    conds += [f"a{k}.flags.c_contiguous and a{k}.flags.aligned" for k in free]
+    lines = [f"        if {' and '.join(f'a{k}.ndim == {ndim}' for k in full)}:",
+             f"            s = ({''.join(x + ', ' for x in sizes)})",
+             f"            if {' and '.join(conds[len(full):]) or 'True'}:",
+             *[f"                o{j} = empty(s, E{j})" for j in range(n_out)],
+             "                b = bpool.pop() if bpool else new_broadcast_buffer()",
+             "                buf, shp, st = b[0], b[2], b[3]",
+             *[f"                buf[{k}] = fb(a{k})" for k in free],
+             *[f"                buf[{n_in + j}] = fb(o{j})" for j in range(n_out)],
+             *[f"                shp[{d}] = s[{d}]" for d in range(ndim)]]
+    for op in range(n_in + n_out):
+        pattern = patterns.get(op, (True,) * ndim) if op < n_in else (False,) * ndim
+        for d in range(ndim):
+            factors = [f"s[{e}]" for e in range(d + 1, ndim) if not pattern[e]]
+            if not pattern[d]:
+                lines.append(f"                st[{op * ndim + d}] = {' * '.join(factors) or '1'}")
+    lines += [f"                fn(o0.size, {ndim}, shp, st, b[1], 0, C)",
+              "                bpool.append(b)",
+              f"                return ({''.join(f'o{j}, ' for j in range(n_out))})"]
+    return lines
+
+
+def _new_broadcast_buffer(ffi, pinned: dict, n_in: int, n_out: int, ndim: int) -> tuple:
+    """(pointer array, its intptr_t view, shape array, stride array) for one concurrent call of
+    the broadcast tier. Strides stay zero where an operand broadcasts; the tier writes the
+    others per call."""
+    buf = ffi.new("void *[]", n_in + n_out)
+    for k, ptr in pinned.items():
+        buf[k] = ptr
+    strides = ffi.new("int64_t[]", (n_in + n_out) * ndim)   # zero-filled
+    return buf, ffi.cast("intptr_t *", buf), ffi.new("int64_t[]", ndim), strides
 
 
 

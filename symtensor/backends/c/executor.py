@@ -12,6 +12,7 @@ from ...graph.fg import FunctionGraph
 from ...graph.interpreter import Interpreter
 from . import toolchain
 from .build import build
+from .inplace import plan_inplace_updates
 from .thunks import make_thunk
 
 # Idle OpenMP threads sleep instead of spinning: on a machine with few cores a spinning
@@ -61,7 +62,10 @@ def split_parts(kernels: Sequence) -> list:
 class CExecutor(Interpreter):
     """The interpreter's schedule, with C thunks substituted for rendered nodes.
 
-    ``fallbacks`` lists the nodes that run through ``perform`` (no C rendering)."""
+    ``fallbacks`` lists the nodes that run through ``perform`` (no C rendering);
+    ``inplace_nodes`` the update nodes that write into the shared variable's old array."""
+
+    inplace_nodes: list = []
 
     def __init__(self, fgraph: FunctionGraph):
         super().__init__(fgraph)
@@ -88,6 +92,16 @@ class CExecutor(Interpreter):
         thunks = {node: make_thunk(kernel, getattr(module.lib, compiled[node].name), module.ffi)
                   for node, kernel in kernels.items()}
         self.steps = [(node, thunks.get(node, perform), ins, outs) for node, perform, ins, outs in self.steps]
+
+    def plan_inplace_updates(self, updates: Sequence[tuple]) -> None:
+        """Compute the shared-variable updates that allow it into the old arrays (see
+        :mod:`.inplace`). ``updates``: (shared input variable, index of its update among the
+        graph's outputs) pairs. ``inplace_nodes`` lists the nodes that got an in-place form."""
+        steps = plan_inplace_updates(self.fgraph, self.steps, self.input_cells, updates)
+        tail = steps[-1][1] if steps else None
+        self.inplace_nodes = [entry[0] for entry in getattr(tail, "entries", ())]
+        if self.inplace_nodes:
+            self.steps = steps
 
 
 def make_executor(fgraph: FunctionGraph):
