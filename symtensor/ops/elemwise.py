@@ -235,6 +235,16 @@ class DimShuffle(Op):
                                  f"has {self.input_ndim} dimension(s)")
         self.drop = tuple(i for i in range(self.input_ndim) if i not in kept)
         self.perm = tuple(kept)
+        # one numpy call for the common patterns: a pure permutation (a transpose), or axes
+        # inserted without reordering (an index with newaxis entries)
+        if self.drop:
+            self._view = None
+        elif "x" not in self.new_order:
+            self._view = ("transpose", self.perm)
+        elif list(self.perm) == sorted(self.perm):
+            self._view = ("index", tuple(None if o == "x" else slice(None) for o in self.new_order))
+        else:
+            self._view = None
 
     def __str__(self) -> str:
         return "DimShuffle{" + ",".join(str(o) for o in self.new_order) + "}"
@@ -252,6 +262,10 @@ class DimShuffle(Op):
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
         (x,) = inputs
+        view = getattr(self, "_view", None)     # absent from ops pickled by older versions
+        if view is not None and type(x) is np.ndarray:
+            output_storage[0][0] = x.transpose(view[1]) if view[0] == "transpose" else x[view[1]]
+            return
         if self.drop:
             x = x.reshape([s for i, s in enumerate(x.shape) if i not in self.drop])
             perm = [sorted(self.perm).index(p) for p in self.perm]
