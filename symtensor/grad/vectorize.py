@@ -41,6 +41,10 @@ def register_vectorize(op_class: type) -> Callable:
 
 
 def _is_batched(new: Variable, old: Variable) -> bool:
+    """Whether ``new`` is ``old`` with a leading batch axis (never for non-tensor values such
+    as random states, which are threaded through unchanged)."""
+    if not isinstance(new.type, TensorType) or not isinstance(old.type, TensorType):
+        return False
     return new.ndim == old.ndim + 1
 
 
@@ -75,15 +79,17 @@ def vectorize_node(node: Apply, *inputs: Variable) -> list:
         log.warning("vectorize: %s has no batching rule for these inputs (%s); it is applied to each "
                     "sample in turn (PerSample)", op, err)
         outs = per_sample(node, inputs)
-    outs = [A.as_tensor_variable(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
+    outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
     if len(outs) != len(node.outputs):
         raise ValueError(f"vectorize: the batching rule of {op} returned {len(outs)} outputs, expected "
                          f"{len(node.outputs)}")
+    tensor = [isinstance(old.type, TensorType) for old in node.outputs]
+    outs = [A.as_tensor_variable(o) if t else o for o, t in zip(outs, tensor)]
     for k, (new, old) in enumerate(zip(outs, node.outputs)):
-        if new.ndim not in (old.ndim, old.ndim + 1):
+        if tensor[k] and new.ndim not in (old.ndim, old.ndim + 1):
             raise ValueError(f"vectorize: the batching rule of {op} returned output {k} with {new.ndim} "
                              f"dimension(s); expected {old.ndim} (unbatched) or {old.ndim + 1} (batched)")
-    return [_keep_static_shape(new, old) for new, old in zip(outs, node.outputs)]
+    return [_keep_static_shape(new, old) if t else new for new, old, t in zip(outs, node.outputs, tensor)]
 
 
 def _keep_static_shape(new: Variable, old: Variable) -> Variable:
@@ -332,3 +338,6 @@ def _vectorize_repeat_grad(op: RepeatGrad, node: Apply, gz: Variable, repeats: V
     if _is_batched(repeats, node.inputs[1]) or _is_batched(n, node.inputs[2]):
         raise NotImplementedError("RepeatGrad: batched repeat counts")
     return [RepeatGrad(op.axis + 1)(gz, repeats, n)]
+
+
+from . import batching_rules  # noqa: E402,F401  (the rules of the other ops; they import this module)

@@ -128,9 +128,9 @@ class Dot(Op):
         if xb and yb:
             return [batched_dot(bx, by)]
         if xb:   # (B, [m,] n) with y: numpy.dot contracts the last axis of bx with y's first
-            return [dot(bx, y)]
+            return [dot(bx, by)]
         if yb:   # x with (B, n, [p]): contract, then move the batch axis to the front
-            out = tensordot(x, by, [[x.ndim - 1], [1]])
+            out = tensordot(bx, by, [[bx.ndim - 1], [1]])
             if x.ndim == 2:
                 out = dimshuffle(out, [1, 0] + list(range(2, out.ndim)))
             return [out]
