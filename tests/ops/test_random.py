@@ -359,3 +359,149 @@ def test_mrg_streams(mode):
         s.multinomial(size=(2,), pvals=pvals)
     with pytest.raises(TypeError, match="a has to be None"):
         s.choice(size=2, a=3, p=pvals)
+
+
+# --- MRG_RandomStreams: counter-based (Philox) states -------------------------------------------
+def test_mrg_samples_are_the_philox_draws_of_the_state(mode):
+    from symtensor.ops.philox import sample
+    s = MRG_RandomStreams(7)
+    u = s.uniform((3, 4), low=-1.0, high=2.0, dtype="float64")
+    z = s.normal((5,), avg=3.0, std=0.5, dtype="float32")
+    states = [s[u].copy(), s[z].copy()]
+    assert all(st.dtype == np.uint32 and st.shape == (4,) and st[2] == st[3] == 0 for st in states)
+    f = T.function([], [u, z], mode=mode)
+    for call in range(2):
+        got_u, got_z = f()
+        np.testing.assert_allclose(got_u, -1 + 3 * sample(states[0], "uniform", "float64", 12).reshape(3, 4),
+                                   rtol=1e-15)
+        np.testing.assert_allclose(got_z, np.float32(3) + np.float32(0.5) * sample(states[1], "normal", "float32", 5),
+                                   rtol=1e-6)
+        assert got_z.dtype == np.float32
+        states = [np.array([st[0], st[1], call + 1, 0], dtype=np.uint32) for st in states]
+        assert s[u].tolist() == states[0].tolist() and s[z].tolist() == states[1].tolist()
+
+
+def test_mrg_same_numbers_in_every_mode():
+    outs = []
+    for mode in ("FAST_COMPILE", "FAST_RUN", "DebugMode"):
+        s = MRG_RandomStreams(3)
+        x = T.matrix("x")
+        f = T.function([x], [s.uniform(x.shape), s.normal((1001,), truncate=True), s.binomial(x.shape, p=0.3)],
+                       mode=mode)
+        outs.append([f(np.zeros((30, 7), T.config.floatX)) for _ in range(2)])
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            for x, y in zip(a, b):
+                np.testing.assert_allclose(x, y, rtol=1e-6)
+
+
+def test_mrg_seed_getitem_setitem_and_errors(mode):
+    from symtensor.ops.philox import make_state
+    s = MRG_RandomStreams(21)
+    u, v = s.uniform((4,)), s.normal((4,))
+    f = T.function([], [u, v], mode=mode)
+    a = f()
+    s.seed(21)
+    np.testing.assert_array_equal(f()[0], a[0])
+    s.seed(22)
+    assert not np.array_equal(f()[0], a[0])
+    assert s[u].tolist() != s[v].tolist()           # every variable has its own key
+    s[u] = make_state(99, call=5)
+    want = T.function([], u, mode=mode, no_default_updates=True)()
+    s[u] = make_state(99, call=5)
+    np.testing.assert_array_equal(f()[0], want)
+    assert s[u].tolist() == make_state(99, call=6).tolist()
+    with pytest.raises(ValueError, match="uint32 array of shape"):
+        s[u] = np.zeros(2, dtype=np.uint32)
+    with pytest.raises(KeyError):
+        s[T.vector()]
+    for name in ("poisson", "random_integers", "permutation"):
+        with pytest.raises(NotImplementedError, match="use RandomStreams"):
+            getattr(s, name)((2,))
+
+
+def test_mrg_binomial_n_trials_and_dropout(mode, rng):
+    s = MRG_RandomStreams(4)
+    x = T.matrix("x")
+    p_drop = 0.3
+    mask = s.binomial(size=x.shape, n=1, p=1 - p_drop, dtype=T.config.floatX)
+    y = x * mask / (1 - p_drop)
+    three = s.binomial((20000,), n=3, p=0.25)
+    none = s.binomial((5,), n=0, p=0.5)
+    f = T.function([x], [mask, y, three, none, T.grad(y.sum(), x)], mode=mode)
+    xv = (rng.random((200, 100)) + 1).astype(T.config.floatX)
+    m, out, b3, b0, g = f(xv)
+    assert set(np.unique(m)) <= {0.0, 1.0} and abs(m.mean() - (1 - p_drop)) < 0.01
+    np.testing.assert_allclose(out, xv * m / (1 - p_drop), rtol=1e-6)
+    np.testing.assert_allclose(g, m / (1 - p_drop), rtol=1e-6)
+    assert b3.dtype == np.int64 and set(np.unique(b3)) == {0, 1, 2, 3}
+    assert abs(b3.mean() - 0.75) < 0.03 and abs(b3.var() - 3 * 0.25 * 0.75) < 0.05
+    np.testing.assert_array_equal(b0, 0)
+    assert not np.array_equal(m, f(xv)[0])
+    with pytest.raises(NotImplementedError, match="constant int"):
+        s.binomial((3,), n=T.lscalar("n"), p=0.5)
+    with pytest.raises(TypeError, match="n must be an int"):
+        s.binomial((3,), n=1.5, p=0.5)
+
+
+@pytest.mark.parametrize("bad_p", [1.5, -0.1, np.nan])
+def test_mrg_binomial_bad_probability_raises_and_keeps_state(mode, bad_p):
+    s = MRG_RandomStreams(6)
+    p = T.scalar("p")
+    b = s.binomial((3,), p=p)
+    f = T.function([p], b, mode=mode)
+    before = s[b].copy()
+    with pytest.raises(ValueError, match=r"binomial: p must be in \[0, 1\], got"):
+        f(bad_p)
+    assert s[b].tolist() == before.tolist()
+    assert f(0.5).shape == (3,)
+
+
+def test_mrg_multinomial_frequencies(mode):
+    s = MRG_RandomStreams(8)
+    pvals = np.array([[0.2, 0.0, 0.8], [0.5, 0.25, 0.25]])
+    counts = s.multinomial(pvals=pvals, n=5000)
+    single = s.multinomial(pvals=[0.1, 0.9])
+    pv = T.matrix("pv")
+    f = T.function([], [counts, single], mode=mode)
+    c, one = f()
+    assert c.shape == (2, 3) and c.dtype == np.int64 and np.all(c.sum(axis=1) == 5000) and c[0, 1] == 0
+    np.testing.assert_allclose(c / 5000, pvals, atol=0.03)
+    assert one.shape == (2,) and one.sum() == 1
+    with pytest.raises(ValueError, match="must sum to 1"):
+        T.function([pv], s.multinomial(pvals=pv), mode=mode)(np.full((2, 2), 0.7, T.config.floatX))
+    with pytest.raises(NotImplementedError, match="constant int"):
+        s.multinomial(pvals=pvals, n=T.lscalar())
+
+
+@pytest.mark.parametrize("replace", [True, False])
+def test_mrg_choice(mode, replace):
+    s = MRG_RandomStreams(10)
+    p = np.array([[0.1, 0.2, 0.7, 0.0], [0.25, 0.25, 0.25, 0.25]])
+    k = T.lscalar("k")
+    many = s.choice(size=k, p=p, replace=replace)
+    f = T.function([k], many, mode=mode)
+    draws = np.stack([f(3) for _ in range(2000)])                      # (2000, 2, 3)
+    assert draws.dtype == np.int64 and draws.shape == (2000, 2, 3)
+    assert not np.any(draws[:, 0] == 3)                                  # probability 0: never
+    if replace:
+        freq = np.bincount(draws[:, 0].reshape(-1), minlength=4) / draws[:, 0].size
+        np.testing.assert_allclose(freq, p[0], atol=0.02)
+    else:
+        assert all(len(set(row)) == 3 for row in draws.reshape(-1, 3))
+        np.testing.assert_array_equal(np.sort(draws[:, 0], axis=1), np.broadcast_to([0, 1, 2], (2000, 3)))
+        first = np.bincount(draws[:, 1, 0], minlength=4) / 2000        # the first pick of a uniform row
+        np.testing.assert_allclose(first, 0.25, atol=0.04)
+        with pytest.raises(ValueError):
+            f(5)                                                         # 5 > 4 categories
+    with pytest.raises(ValueError, match="must sum to 1"):
+        T.function([], s.choice(size=1, p=[[0.5, 0.7]], replace=replace), mode=mode)()
+
+
+def test_mrg_pickled_function_continues_from_the_saved_state(mode):
+    s = MRG_RandomStreams(5)
+    f = T.function([], s.normal((3,)), mode=mode)
+    f()
+    g = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(f(), g())
+    np.testing.assert_array_equal(f(), g())

@@ -151,3 +151,50 @@ def test_gradient_treats_draws_as_constants(mode, rng, stream):
             srng.seed(2)
             num[i] = (f(*bumped)[0] - c) / eps
         np.testing.assert_allclose(grads[[1, 0, 2][k]], num, rtol=1e-4, atol=1e-5)
+
+
+def test_mrg_draws_in_scan_follow_the_call_counter(mode):
+    from symtensor.ops.philox import sample
+    srng, made = T.MRG_RandomStreams(17), []
+    X, r, upd = _noise_map(srng, made)
+    (state,) = [v for v in upd]
+    assert state is made[0].rng
+    f = T.function([X], r, updates=upd, mode=mode)
+    start = srng[made[0]].copy()
+    xv = np.arange(8.0).reshape(4, 2) + 1
+    dtype = made[0].dtype
+    for call in range(2):
+        want = xv * np.stack([sample(np.array([start[0], start[1], 4 * call + t, 0], dtype=np.uint32), "uniform",
+                                     dtype, 2) for t in range(4)])
+        np.testing.assert_allclose(f(xv), want, rtol=1e-6 if dtype == "float32" else 1e-15)
+        assert srng[made[0]].tolist() == [start[0], start[1], 4 * (call + 1), 0]   # one call per step
+
+
+def test_mrg_dropout_in_rnn_with_gradient(mode, rng):
+    from symtensor.ops.philox import sample
+    srng = T.MRG_RandomStreams(3)
+    X, W, h0 = T.dmatrix("X"), T.dmatrix("W"), T.dvector("h0")
+    masks = []
+
+    def step(x_t, h):
+        mask = srng.binomial(h.shape, p=0.5, dtype="float64")
+        masks.append(mask)
+        return T.tanh(T.dot(x_t, W) + h * mask)
+
+    r, upd = T.scan(step, sequences=X, outputs_info=h0)
+    f = T.function([X, W, h0], [r, T.grad(r.sum(), h0)], updates=upd, mode=mode)
+    xv, wv, hv = rng.normal(size=(5, 3)), rng.normal(size=(3, 3)), rng.normal(size=3)
+    state = srng[masks[0]].copy()
+    got, g = f(xv, wv, hv)
+    h, want, ms = hv, [], []
+    for t in range(5):
+        m = (sample(np.array([state[0], state[1], t, 0], dtype=np.uint32), "uniform", "float64", 3) < 0.5) * 1.0
+        ms.append(m)
+        h = np.tanh(xv[t] @ wv + h * m)
+        want.append(h)
+    np.testing.assert_allclose(got, np.array(want), rtol=1e-12)
+    # backpropagate by hand through the recorded masks
+    gh = np.zeros(3)
+    for t in reversed(range(5)):
+        gh = (gh + 1) * (1 - want[t] ** 2) * ms[t]
+    np.testing.assert_allclose(g, gh, rtol=1e-10)
