@@ -7,6 +7,7 @@ so identical subgraphs can be merged and compiled code can be cached by content.
 from __future__ import annotations
 
 import functools
+import linecache
 import os
 import sys
 from typing import Any, Callable, Iterable, Sequence
@@ -25,15 +26,21 @@ class Scratchpad:
         return f"Scratchpad({self.__dict__})"
 
 
+@functools.lru_cache(maxsize=4096)
+def _inside_package(filename: str) -> bool:
+    """Whether code from ``filename`` belongs to the symtensor package (cached: every node
+    creation walks the stack)."""
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+
+
 def user_source_line() -> tuple | None:
     """The innermost stack frame outside the symtensor package: (file, line, function, text)."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+        if not _inside_package(filename):
             text = ""
             try:
-                import linecache
                 text = linecache.getline(filename, frame.f_lineno).strip()
             except Exception:  # pragma: no cover - best effort only
                 pass

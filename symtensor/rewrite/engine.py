@@ -32,9 +32,15 @@ class NodeRewriter:
     def applies_to(self, op: Any) -> bool:
         if self.tracks is None:
             return True
-        if callable(self.tracks) and not isinstance(self.tracks, (tuple, list)):
+        if self.by_predicate:
             return bool(self.tracks(op))
         return isinstance(op, tuple(self.tracks))
+
+    @property
+    def by_predicate(self) -> bool:
+        """Whether ``tracks`` is a predicate on the op (else applicability depends only on the
+        op's class, which lets a pass decide it once per class)."""
+        return callable(self.tracks) and not isinstance(self.tracks, (tuple, list))
 
     def __call__(self, fgraph: FunctionGraph, node: Apply) -> Any:
         return self.fn(fgraph, node)
@@ -116,6 +122,7 @@ class NodePass(Pass):
 
     def apply(self, fgraph: FunctionGraph, log: RewriteLog, excluded: frozenset) -> bool:
         active = [r for r in self.rewriters if r.name not in excluded]
+        by_class: dict = {}      # op class -> the rewriters that may apply, in order
         any_change = False
         changed = False
         for _ in range(self.max_sweeps):
@@ -124,8 +131,12 @@ class NodePass(Pass):
             for node in fgraph.toposort():
                 if node not in fgraph.apply_nodes:
                     continue   # removed by an earlier rewrite in this sweep
-                for rw in active:
-                    if not rw.applies_to(node.op):
+                op_class = type(node.op)
+                candidates = by_class.get(op_class)
+                if candidates is None:
+                    candidates = by_class[op_class] = [r for r in active if r.by_predicate or r.applies_to(node.op)]
+                for rw in candidates:
+                    if rw.by_predicate and not rw.applies_to(node.op):
                         continue
                     log.visits += 1
                     result = rw(fgraph, node)
