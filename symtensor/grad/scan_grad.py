@@ -14,6 +14,10 @@ their gradient per step. With ``truncate_gradient = k`` only the last ``k`` step
 
 Forward (``scan_r_op``): a scan runs the body and its Jacobian-vector product side by side,
 the tangents of the recurrent outputs being extra recurrent states.
+
+A scan keeping only the last states of an output (``store_last``, set by a rewrite) is
+differentiated through the same loop keeping whole trajectories: the reverse rule needs every
+state, and the last ``L`` states' cotangents are placed at the end of the trajectory's.
 """
 from __future__ import annotations
 
@@ -57,6 +61,8 @@ def _positions(op: Scan) -> tuple:
 
 def scan_l_op(op: Scan, inputs: list, outputs: list, output_grads: list) -> list:
     """Gradients of the outer inputs of a Scan node (backpropagation through time)."""
+    if any(op.store_last):
+        return _l_op_of_full_trajectories(op, inputs, output_grads)
     n, seqs, inits, _, nonseqs = op.split_outer_inputs(inputs)
     rec_outs, nit_outs, _ = op.split_outer_outputs(outputs)
     g_rec, g_nit, _ = op.split_outer_outputs(output_grads)
@@ -98,6 +104,21 @@ def scan_l_op(op: Scan, inputs: list, outputs: list, output_grads: list) -> list
             g = A.inc_subtensor(g[n - steps + off:n + off], _rev(next(it)))
         results[seq_pos[j]] = g
     return results
+
+
+def _l_op_of_full_trajectories(op: Scan, inputs: list, output_grads: list) -> list:
+    """``scan_l_op`` of a scan keeping the last ``L`` states of some outputs: the loop is run
+    again keeping every state, and the cotangent of the last ``min(L, n)`` states goes to the
+    end of the cotangent of the whole trajectory (the earlier states get zero)."""
+    full_op = op.with_store_last((0,) * op.n_rec)
+    full = full_op(*inputs)
+    full = full if isinstance(full, list) else [full]
+    grads = list(output_grads)
+    for k, keep in enumerate(op.store_last):
+        if keep:
+            traj, g = full[k], grads[k]
+            grads[k] = A.set_subtensor(A.zeros_like(traj)[A.shape(traj)[0] - A.shape(g)[0]:], g)
+    return scan_l_op(full_op, inputs, full, grads)
 
 
 class _Plan:
@@ -196,7 +217,8 @@ def scan_r_op(op: Scan, inputs: list, eval_points: list) -> list:
     outs, _ = scan(step, sequences=sequences, outputs_info=infos,
                    non_sequences=nonseqs + [e for e in ev_params if e is not None], n_steps=n,
                    name=f"rop_of_{op.name}", strict=True, return_list=True)
-    tangents = dict(zip(recs, outs[op.n_rec:op.n_rec + len(recs)]))
+    tangents = {k: t[-op.store_last[k]:] if op.store_last[k] else t
+                for k, t in zip(recs, outs[op.n_rec:op.n_rec + len(recs)])}
     nit_tangents = dict(zip(nits, outs[op.n_rec + len(recs) + op.n_nit:]))
     return ([tangents.get(k) for k in range(op.n_rec)] + [nit_tangents.get(i) for i in range(op.n_nit)]
             + [None] * op.n_shared)

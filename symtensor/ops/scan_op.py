@@ -16,8 +16,14 @@ Sequence ``j`` is read at step ``t`` at ``seq[t + offset]`` for each of its offs
 builder turns Theano's taps into offsets, reversing the sequence for ``go_backwards``); a
 recurrent output ``k`` with taps ``(-2, -1)`` keeps ``m = 2`` initial entries and reads
 ``state[t + m + tap]`` from the buffer ``initial[:m] ++ outputs``. ``perform`` runs the body
-with the graph interpreter, whose schedule is built once. The derivative rules live in grad/
-(registered by op class), since they build new scans and call the transforms recursively.
+with the graph interpreter, whose schedule is built once.
+
+``store_last[k] = L > 0`` (set by a rewrite when only the last states are read) makes recurrent
+output ``k`` hold only its last ``min(L, n_steps)`` states, i.e. ``trajectory[-L:]``: the loop
+then keeps a ring of ``max(m, min(L, n_steps))`` entries instead of ``m + n_steps``.
+
+The derivative rules live in grad/ (registered by op class), since they build new scans and
+call the transforms recursively.
 """
 from __future__ import annotations
 
@@ -43,6 +49,13 @@ class Scan(Op):
     outputs are constants for the gradient (connected to no input); ``scan`` sets it on the
     loop that only produces the random draws of a split loop, whose values the gradient of
     the other loop reads as data.
+
+    ``store_last[k]``: 0 (the default) makes recurrent output ``k`` its whole trajectory,
+    ``(n_steps,) + step shape``; ``L > 0`` makes it only its last ``min(L, n_steps)`` states
+    (``trajectory[-L:]``, never an initial value: with fewer than ``L`` steps it holds every
+    step, with none it is empty), so that ``out[-k]`` (``k <= L``) and ``out[-L:]`` read the
+    same values as on the whole trajectory. The loop then keeps only ``max(m, min(L, n_steps))``
+    states (``m`` = the output's taps' reach), cycling through them.
     """
 
     _transient = ("_runner",)
@@ -51,7 +64,8 @@ class Scan(Op):
                  seq_offsets: Sequence[Sequence[int]], seq_spans: Sequence[int],
                  rec_taps: Sequence[Sequence[int]], n_nit: int, n_shared: int, truncate_gradient: int = -1,
                  name: str | None = None, seq_labels: Sequence[str] | None = None,
-                 out_labels: Sequence[str] | None = None, mode: Any = None, constant: bool = False):
+                 out_labels: Sequence[str] | None = None, mode: Any = None, constant: bool = False,
+                 store_last: Sequence[int] | None = None):
         self.constant = bool(constant)
         self.seq_offsets = tuple(tuple(int(o) for o in offs) for offs in seq_offsets)
         self.seq_spans = tuple(int(s) for s in seq_spans)
@@ -72,6 +86,7 @@ class Scan(Op):
                              f"{self.n_nit} mapped and {self.n_shared} shared outputs")
         if any(not taps or max(taps) >= 0 for taps in self.rec_taps):
             raise ValueError(f"Scan: recurrent taps must be non-empty and negative, got {self.rec_taps}")
+        self.store_last = _check_store_last(store_last, self.n_rec)
         self.seq_labels = tuple(seq_labels or (f"sequence {j}" for j in range(self.n_seqs)))
         self.out_labels = tuple(out_labels or (f"output {k}" for k in range(self.n_rec + self.n_nit)))
         self.fgraph = FunctionGraph(list(inner_inputs), list(inner_outputs), clone=True)
@@ -88,7 +103,16 @@ class Scan(Op):
         return id(self)
 
     def __str__(self) -> str:
+        if any(self.store_last):
+            return f"Scan{{{self.name}, store_last={self.store_last}}}"
         return f"Scan{{{self.name}}}"
+
+    def with_store_last(self, store_last: Sequence[int]) -> "Scan":
+        """The same loop (same body, labels and options) keeping ``store_last`` states."""
+        return Scan(self.fgraph.inputs, self.fgraph.outputs, self.seq_offsets, self.seq_spans, self.rec_taps,
+                    self.n_nit, self.n_shared, truncate_gradient=self.truncate_gradient, name=self.name,
+                    seq_labels=self.seq_labels, out_labels=self.out_labels, mode=self.mode,
+                    constant=self.constant, store_last=store_last)
 
     def inner_graphs(self) -> list:
         return [self.fgraph]
@@ -277,8 +301,9 @@ class Scan(Op):
         self._check_lengths(n, seqs, inits)
         rec_nodes = node.outputs[:self.n_rec]
         bufs = []
-        for init, m, out in zip(inits, self.mintaps, rec_nodes):
-            buf = np.empty((m + n,) + init.shape[1:], dtype=out.dtype)
+        for init, m, keep, out in zip(inits, self.mintaps, self.store_last, rec_nodes):
+            size = max(m, min(keep, n)) if keep else m + n     # a ring when only the last are kept
+            buf = np.empty((size,) + init.shape[1:], dtype=out.dtype)
             buf[:m] = init[:m]
             bufs.append(buf)
         nits: list = [None] * self.n_nit
@@ -288,16 +313,19 @@ class Scan(Op):
             self._store(t, n, outs, bufs, nits, state)
         if n == 0 and self.n_nit:
             nits = self._empty_mapped(runner, seqs, bufs, state, nonseqs)
-        results = [buf[m:] for buf, m in zip(bufs, self.mintaps)] + nits
+        results = [_trajectory(buf, m, n, keep) for buf, m, keep in zip(bufs, self.mintaps, self.store_last)]
+        results += nits
         results += [_final_state(v, h.type, inputs) for v, h in zip(state, self.inner_shared)]
         for cell, value in zip(output_storage, results):
             cell[0] = value
 
     def _step_args(self, t: int, seqs: list, bufs: list, state: list, nonseqs: list) -> list:
-        """The inner inputs of step ``t`` (0-d entries stay arrays: ``a[i, ...]``)."""
+        """The inner inputs of step ``t`` (0-d entries stay arrays: ``a[i, ...]``). State
+        ``m + t + tap`` of the buffer ``initial ++ outputs`` is at that position modulo the
+        buffer's length (a ring keeps the last entries only; a full buffer is never wrapped)."""
         args = [s[t + off, ...] for s, offs in zip(seqs, self.seq_offsets) for off in offs]
         for buf, m, taps in zip(bufs, self.mintaps, self.rec_taps):
-            args.extend(buf[m + t + tap, ...] for tap in taps)
+            args.extend(buf[(m + t + tap) % len(buf), ...] for tap in taps)
         return args + state + nonseqs
 
     def _store(self, t: int, n: int, outs: list, bufs: list, nits: list, state: list) -> None:
@@ -309,7 +337,7 @@ class Scan(Op):
                 raise ValueError(f"scan: at step {t}, {self.out_labels[k]} of fn has shape {np.shape(value)}, but "
                                  f"its state (initial value) has shape {buf.shape[1:]}; every step must keep the "
                                  f"state's shape")
-            buf[m + t] = value
+            buf[(m + t) % len(buf)] = value
         for i in range(self.n_nit):
             value = np.asarray(outs[self.n_rec + i])
             if nits[i] is None:
@@ -342,12 +370,16 @@ class Scan(Op):
 
     # --- shapes ---------------------------------------------------------------------------------
     def infer_shape(self, node: Apply, input_shapes: list) -> list:
-        """Trajectories are ``(n_steps,) + step shape``; a mapped output's step shape is that of
-        its first step, computed symbolically on the node's inputs."""
+        """Trajectories are ``(n_steps,) + step shape`` (``min(n_steps, L)`` for a recurrent
+        output keeping its last ``L`` states); a mapped output's step shape is that of its first
+        step, computed symbolically on the node's inputs."""
+        from .elemwise import ELEMWISE_FUNCTIONS
         from .shape import shape_tuple
         n_steps, seqs, inits, shared, nonseqs = self.split_outer_inputs(node.inputs)
         _, _, init_shapes, shared_shapes, _ = self.split_outer_inputs(input_shapes)
-        out = [(n_steps,) + tuple(s[1:]) for s in init_shapes]
+        minimum = ELEMWISE_FUNCTIONS["minimum"]
+        out = [((minimum(n_steps, np.int64(keep)) if keep else n_steps),) + tuple(s[1:])
+               for s, keep in zip(init_shapes, self.store_last)]
         if self.n_nit:
             first = self.first_step_replacements(seqs, inits, shared, nonseqs)
             for o in clone_replace(self.inner_nit_outs, first, strict=False):
@@ -364,6 +396,30 @@ class Scan(Op):
         rep.update(zip(self.inner_shared, shared))
         rep.update(zip(self.inner_nonseqs, nonseqs))
         return rep
+
+
+def _check_store_last(store_last: Sequence[int] | None, n_rec: int) -> tuple:
+    """``store_last`` as a tuple of one non-negative int per recurrent output (default zeros)."""
+    if store_last is None:
+        return (0,) * n_rec
+    values = tuple(store_last)
+    if len(values) != n_rec or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+                                   or v < 0 for v in values):
+        raise ValueError(f"Scan: store_last must hold one int >= 0 per recurrent output ({n_rec}): 0 keeps "
+                         f"the whole trajectory, L > 0 the last L states; got {store_last!r}")
+    return tuple(int(v) for v in values)
+
+
+def _trajectory(buf: np.ndarray, m: int, n: int, keep: int) -> np.ndarray:
+    """The output of a recurrent state: ``buf[m:]`` for a full buffer, else the last
+    ``min(keep, n)`` outputs of the ring, in step order (positions ``m + n - l .. m + n - 1``)."""
+    if not keep:
+        return buf[m:]
+    count = min(keep, n)
+    start = (m + n - count) % len(buf)
+    if start + count <= len(buf):
+        return buf[start:start + count].copy() if count < len(buf) else buf
+    return np.concatenate([buf[start:], buf[:start + count - len(buf)]])
 
 
 def _type_fits(want: Any, got: Any) -> bool:

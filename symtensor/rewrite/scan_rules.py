@@ -10,13 +10,20 @@ A recurrent output whose state a kept output reads is kept, and so is every shar
 outputs of such nodes (so they compute the same value at every step) are computed once
 outside the loop, and their values passed in as new non-sequences. Only tensor nodes that
 depend on at least one non-sequence and destroy nothing move (nodes reading a random state,
-or computing from constants only, stay); a node producing an inner output stays in the body."""
+or computing from constants only, stay); a node producing an inner output stays in the body.
+
+``scan_keep_last_states``: a recurrent output whose every client is a basic index reading only
+its last ``L`` entries (``out[-1]``, ``out[-k]`` with ``k <= L``, ``out[-L:]``, ``out[-L:-1]``, ...)
+gets ``store_last = L``: the loop keeps a ring of states instead of the whole trajectory, and
+the clients, which read ``out[-L:]`` = the new output, are unchanged. The gradient of a scan
+reads the whole trajectory (as a sequence of the backward scan), so it never fires there."""
 from __future__ import annotations
 
 from ..graph.basic import Apply, Constant, ancestors, clone_replace
-from ..graph.fg import FunctionGraph
+from ..graph.fg import OUTPUT, FunctionGraph
 from ..graph.type import TensorType
 from ..ops.scan_op import Scan
+from ..ops.subtensor import Subtensor
 from .engine import NodePass, node_rewriter
 
 
@@ -66,7 +73,7 @@ def scan_drop_unused_outputs(fgraph: FunctionGraph, node: Apply):
     new_op = Scan(inner_ins, inner_outs, op.seq_offsets, op.seq_spans, [op.rec_taps[k] for k in recs],
                   len(nits), op.n_shared, truncate_gradient=op.truncate_gradient, name=op.name,
                   seq_labels=op.seq_labels, out_labels=[op.out_labels[i] for i in keep], mode=op.mode,
-                  constant=op.constant)
+                  constant=op.constant, store_last=[op.store_last[k] for k in recs])
     n_steps, seqs, inits, shared, nonseqs = op.split_outer_inputs(node.inputs)
     new_outs = new_op(n_steps, *(seqs + [inits[k] for k in recs] + shared + nonseqs))
     new_outs = new_outs if isinstance(new_outs, list) else [new_outs]
@@ -138,7 +145,7 @@ def scan_hoist_invariants(fgraph: FunctionGraph, node: Apply):
     try:
         new_op = Scan(inner_ins, inner_outs, op.seq_offsets, op.seq_spans, op.rec_taps, op.n_nit, op.n_shared,
                       truncate_gradient=op.truncate_gradient, name=op.name, seq_labels=op.seq_labels,
-                      out_labels=op.out_labels, mode=op.mode, constant=op.constant)
+                      out_labels=op.out_labels, mode=op.mode, constant=op.constant, store_last=op.store_last)
         new_outs = new_op(n_steps, *(seqs + inits + shared + [nonseqs[k] for k in keep_ns] + outer_new))
     except (TypeError, ValueError):
         return None
@@ -163,4 +170,65 @@ def _feeds(inner: Apply, hoisted: set, fgraph: FunctionGraph) -> bool:
     return False
 
 
-SCAN_CANONICALIZE = [NodePass("scan_canonicalize", [scan_drop_unused_outputs, scan_hoist_invariants])]
+def _last_entries_read(idx_list: tuple) -> int | None:
+    """How many of the last entries along axis 0 the basic index ``idx_list`` reads, when it
+    reads only such entries whatever the length: ``-k`` reads ``k``; a slice ``[-a:]``,
+    ``[-a:-b]`` or ``[-a::s]`` (``s > 0``) reads ``a``; ``[-a:-b:-s]`` reads ``max(a, b - 1)``
+    (it walks down from ``-a`` to just above ``-b``). None for anything else (symbolic bounds, ``[:]``,
+    ``[0]``, a reversed slice running to the start)."""
+    entries = [e for e in idx_list if e is not None]     # newaxis entries consume no axis
+    if not entries:
+        return None
+    e = entries[0]
+    if isinstance(e, int):
+        return -e if e < 0 else None
+    if not (isinstance(e, tuple) and e[0] == "slice"):
+        return None
+    _, start, stop, step = e
+    if step is None or (isinstance(step, int) and step > 0):
+        if isinstance(start, int) and start < 0 and (stop is None or (isinstance(stop, int) and stop < 0)):
+            return -start
+        return None
+    if isinstance(step, int) and step < 0 and isinstance(start, int) and start < 0 \
+            and isinstance(stop, int) and stop < 0:
+        return max(-start, -stop - 1)
+    return None
+
+
+def _last_needed(fgraph: FunctionGraph, var) -> int | None:
+    """The number of last entries of ``var`` its clients read, or None when one reads more (a
+    graph output, a non-basic index, a shape, the gradient's backward scan...)."""
+    needed = 0
+    clients = fgraph.clients.get(var, [])
+    for client, i in clients:
+        if client is OUTPUT or not isinstance(client, Apply) or type(client.op) is not Subtensor or i != 0:
+            return None
+        k = _last_entries_read(client.op.idx_list)
+        if k is None:
+            return None
+        needed = max(needed, k)
+    return needed or None
+
+
+@node_rewriter([Scan], name="scan_keep_last_states")
+def scan_keep_last_states(fgraph: FunctionGraph, node: Apply):
+    """Scan whose recurrent output is only read as ``out[-k]`` / ``out[-L:]`` -> the same Scan
+    keeping only the last ``L`` states of that output (``store_last``). Declines when every
+    such output already keeps no more than its clients read, or when one client reads more."""
+    op = node.op
+    new = list(op.store_last)
+    for k, out in enumerate(node.outputs[:op.n_rec]):
+        need = _last_needed(fgraph, out)
+        if need is not None and (new[k] == 0 or need < new[k]):
+            new[k] = need
+    if tuple(new) == op.store_last:
+        return None
+    new_outs = op.with_store_last(new)(*node.inputs)
+    new_outs = new_outs if isinstance(new_outs, list) else [new_outs]
+    if any(o.type != n.type for o, n in zip(node.outputs, new_outs)):
+        return None
+    return dict(zip(node.outputs, new_outs))
+
+
+SCAN_CANONICALIZE = [NodePass("scan_canonicalize", [scan_drop_unused_outputs, scan_hoist_invariants,
+                                                    scan_keep_last_states])]

@@ -1,7 +1,8 @@
 """scan, map, reduce, foldl, foldr against numpy loops, in every mode: sequence and output taps,
 outputs that are not fed back, states of several dtypes, non-sequences, n_steps (constant,
 symbolic, zero), go_backwards, shared-variable updates, strict, the updates dict, the Scan
-op's interface (infer_shape, inner graphs, printing, pickling) and build/run-time errors.
+op's interface (infer_shape, inner graphs, printing, pickling), build/run-time errors, and
+the op keeping only the last states of an output (store_last: values, ring memory, gradients).
 
 Theano's conventions followed (see symtensor/ops/scan.py): sequence taps count as if tap 0
 were used too (taps [-2, -1] on a length-L sequence give L - 2 steps, the first reading
@@ -368,3 +369,139 @@ def test_step_with_changing_shape_is_reported(mode):
     grow, _ = scan(lambda h: T.concatenate([h, h]), outputs_info=h0, n_steps=n)
     with pytest.raises(ValueError, match=r"at step 0, output 0 .* has shape \(4,\).*state .* shape \(2,\)"):
         T.function([h0, n], grow, mode=mode)(np.ones(2), 2)
+
+
+# --- store_last: only the last states of a recurrent output ------------------------------------------
+def _keep_last(out, store_last):
+    """``out`` (a recurrent output of a Scan node) recomputed by the same loop keeping only
+    ``store_last`` states of each recurrent output."""
+    node = out.owner
+    new = node.op.with_store_last(store_last)(*node.inputs)
+    new = new if isinstance(new, list) else [new]
+    return new[node.outputs.index(out)]
+
+
+def _last(full, keep):
+    """``full[-keep:]`` of a stacked trajectory (every state when there are fewer)."""
+    return np.asarray(full)[max(0, len(full) - keep):]
+
+
+@pytest.mark.parametrize("keep", [1, 2, 3, 7])
+def test_store_last_holds_the_last_states(mode, rng, keep):
+    """An RNN (one tap) and a mit-sot recurrence (taps [-2, -1], two initial entries) keeping
+    their last ``keep`` states, for 0, 1, 2 and 5 steps: the output is ``trajectory[-keep:]``,
+    of length min(keep, n_steps), never an initial value."""
+    inputs, h, _ = _rnn("float64")
+    x0, n = T.matrix("x0"), T.lscalar("n")
+    fib, _ = scan(lambda a, b: a * 0.5 + b, outputs_info=dict(initial=x0, taps=[-2, -1]), n_steps=n)
+    f = T.function(inputs + [x0, n], [_keep_last(h, (keep,)), _keep_last(fib, (keep,))], mode=mode)
+    h0, w, x0v = rand(rng, (3,)), 0.5 * rand(rng, (3, 3)), rand(rng, (4, 2))
+    for steps in [0, 1, 2, 5]:
+        x = rand(rng, (steps, 3))
+        got_h, got_fib = f(x, h0, w, x0v, steps)
+        buf = list(x0v[:2])
+        for t in range(steps):
+            buf.append(buf[t] * 0.5 + buf[t + 1])
+        assert got_h.shape == (min(keep, steps), 3) and got_fib.shape == (min(keep, steps), 2)
+        np.testing.assert_allclose(got_h, _last(np_rnn(x, h0, w), keep).reshape(-1, 3), **tol("float64"))
+        np.testing.assert_allclose(got_fib, _last(buf[2:], keep).reshape(-1, 2), **tol("float64"))
+
+
+def test_store_last_on_a_fixed_shape_body(mode):
+    """A scalar recurrence (a body the C backend can run as one C loop) keeping its last 2
+    states. Compiled, the C loop must leave such a scan to the compiled-body path (a Python
+    loop over the compiled body, which keeps the ring)."""
+    a0, n = T.dscalar("a0"), T.lscalar("n")
+    a, _ = scan(lambda ap: ap * 2.0 + 1.0, outputs_info=a0, n_steps=n)
+    f = T.function([a0, n], _keep_last(a, (2,)), mode=mode)
+    for steps, expected in [(0, []), (1, [1.0]), (4, [7.0, 15.0])]:
+        got = f(0.0, steps)
+        assert got.shape == (len(expected),)
+        np.testing.assert_allclose(got, expected)
+
+
+def test_store_last_with_go_backwards_and_several_outputs(mode, rng):
+    """Only the kept output is cut; a mapped output and a full recurrent one are unchanged."""
+    x, a0, b0 = T.matrix("x"), T.vector("a0"), T.vector("b0")
+    (a, b, y), _ = scan(lambda xt, ap, bp: [ap * 0.5 + xt, bp + ap, T.sum(xt) * ap],
+                        sequences=x, outputs_info=[a0, b0, None], go_backwards=True)
+    node = a.owner
+    outs = node.op.with_store_last((2, 0))(*node.inputs)
+    xv, av, bv = rand(rng, (5, 2)), rand(rng, (2,)), rand(rng, (2,))
+    got = run(mode, [x, a0, b0], outs[:3], xv, av, bv)
+    full = run("FAST_COMPILE", [x, a0, b0], [a, b, y], xv, av, bv)
+    ap, exp_a = av, []
+    for t in range(4, -1, -1):
+        ap = ap * 0.5 + xv[t]
+        exp_a.append(ap)
+    np.testing.assert_allclose(got[0], exp_a[-2:])
+    np.testing.assert_allclose(got[1], full[1])
+    np.testing.assert_allclose(got[2], full[2])
+
+
+def test_store_last_identity_printing_pickling_and_errors(rng):
+    inputs, h, _ = _rnn("float64")
+    op = h.owner.op
+    assert op.store_last == (0,)
+    kept = _keep_last(h, (2,))
+    assert kept.owner.op.store_last == (2,) and kept.owner.op != op and kept.type == h.type
+    assert str(kept.owner.op) == "Scan{scan_fn, store_last=(2,)}"
+    f = T.function(inputs, kept, mode="FAST_COMPILE")
+    g = pickle.loads(pickle.dumps(f))
+    (node,) = [n for n in g.maker.fgraph.toposort() if isinstance(n.op, Scan)]
+    assert node.op.store_last == (2,)
+    vals = [rand(rng, (4, 3)), rand(rng, (3,)), rand(rng, (3, 3))]
+    np.testing.assert_allclose(g(*vals), np_rnn(*vals)[-2:])
+    for bad in [(1, 1), (-1,), (1.5,), (True,), ()]:
+        with pytest.raises(ValueError, match=r"store_last must hold one int >= 0 per recurrent output \(1\)"):
+            op.with_store_last(bad)
+
+
+def test_store_last_infer_shape(mode, rng):
+    inputs, h, _ = _rnn("float64")
+    vals = [rand(rng, (4, 3)), rand(rng, (3,)), rand(rng, (3, 3))]
+    check_infer_shape(mode, inputs, _keep_last(h, (3,)), vals, (3, 3))
+    check_infer_shape(mode, inputs, _keep_last(h, (9,)), vals, (4, 3))
+
+
+def test_store_last_does_not_allocate_the_trajectory():
+    """A 400-step recurrence on 2000-entry states: the whole trajectory takes 6.4 MB, the loop
+    keeping the last state allocates a few states (the measure is checked on the full loop)."""
+    import tracemalloc
+    h0, n = T.dvector("h0"), T.lscalar("n")
+    h, _ = scan(lambda hp: hp * 0.5 + 1.0, outputs_info=h0, n_steps=n)
+    full = T.function([h0, n], h[-1], mode="FAST_COMPILE")
+    last = T.function([h0, n], _keep_last(h, (1,))[-1], mode="FAST_COMPILE")
+    h0v, steps = np.zeros(2000), 400
+    trajectory_bytes = steps * h0v.nbytes
+    peaks = []
+    for f in (full, last):
+        f(h0v, 2)                                   # build the interpreter's schedules first
+        tracemalloc.start()
+        got = f(h0v, steps)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        np.testing.assert_allclose(got, 2.0 * (1 - 0.5 ** steps))
+    assert peaks[0] >= trajectory_bytes
+    assert peaks[1] < trajectory_bytes / 20
+
+
+def test_store_last_gradients(rng):
+    """The gradient (and the forward-mode tangent) of a loop keeping its last states: through
+    the same loop keeping every state, the cotangent of the kept states at the end."""
+    from symtensor.grad import verify_grad
+
+    def fun(x, h0, w):
+        out, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, w_)), sequences=x, outputs_info=h0,
+                      non_sequences=w)
+        return _keep_last(out, (2,))
+
+    verify_grad(fun, [rand(rng, (4, 3)), rand(rng, (3,)), 0.5 * rand(rng, (3, 3))], rng=rng)
+    inputs, h, _ = _rnn("float64")
+    v = T.matrix("v")
+    tangent = T.Rop(_keep_last(h, (2,)), inputs[2], v)
+    full = T.Rop(h, inputs[2], v)
+    vals = [rand(rng, (4, 3)), rand(rng, (3,)), 0.5 * rand(rng, (3, 3)), rand(rng, (3, 3))]
+    got, ref = T.function(inputs + [v], [tangent, full], mode="FAST_COMPILE")(*vals)
+    assert got.shape == (2, 3)
+    np.testing.assert_allclose(got, ref[-2:], rtol=1e-12)

@@ -1,8 +1,12 @@
 """scan_drop_unused_outputs: the Scan node and its body before and after (fewer outputs, fewer
 inner nodes), unchanged results against FAST_COMPILE in every mode, the cases where it declines
 (a recurrent state a kept output reads, shared updates, every output used), its exclusion by
-name, and the gradient scan of an RNN, whose unused input-sequence gradient it removes."""
+name, and the gradient scan of an RNN, whose unused input-sequence gradient it removes. Then
+scan_hoist_invariants, and scan_keep_last_states: the states kept for each set of clients reading
+the last entries, where it declines, results in every mode (mit-sot, go_backwards, 0/1 steps),
+and the gradient of a scan read at its last state, which must keep the whole trajectory."""
 import numpy as np
+import pytest
 
 import symtensor as T
 from symtensor.graph.fg import FunctionGraph
@@ -298,3 +302,180 @@ def test_hoist_excludable_by_name(rng):
     fg = FunctionGraph(inputs, [h])
     assert HOIST not in applied(optimize(fg, "fast_run", excluded=[HOIST]))
     assert "exp" in inner_op_names(scans(fg)[0])
+
+
+# --- scan_keep_last_states -------------------------------------------------------------------------------
+
+KEEP = "scan_keep_last_states"
+
+
+def rnn():
+    """h_t = tanh(x_t + h_{t-1} w), on vectors of unknown length."""
+    x, h0, w = T.matrix("x"), T.vector("h0"), T.matrix("w")
+    h, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, w_)), sequences=x, outputs_info=h0, non_sequences=w)
+    return [x, h0, w], h
+
+
+def np_rnn(x, h0, w):
+    out, h = [], h0
+    for xt in x:
+        h = np.tanh(xt + h @ w)
+        out.append(h)
+    return np.array(out).reshape((len(x),) + h0.shape)
+
+
+def test_keep_last_for_reads_of_the_last_entries(rng):
+    """Each client set -> the number of states kept: the most any client reads."""
+    cases = [(lambda h: [h[-1]], 1), (lambda h: [h[-1], h[-3] * 2], 3), (lambda h: [h[-2:]], 2),
+             (lambda h: [h[-4:-1], h[-1]], 4), (lambda h: [h[-5::2]], 5), (lambda h: [h[-1:-4:-1]], 3),
+             (lambda h: [h[-2, 1:]], 2), (lambda h: [h[None, -1]], 1)]
+    for clients, keep in cases:
+        inputs, h = rnn()
+        outs = clients(h)
+        (before,) = scans(FunctionGraph(inputs, outs))
+        assert before.op.store_last == (0,)
+        fg, log = rewrite_and_compare(inputs, outs, values=values(rng, steps=6), passes=SCAN_CANONICALIZE)
+        assert applied(log) == [KEEP], keep
+        (after,) = scans(fg)
+        assert after.op.store_last == (keep,) and str(after.op) == f"Scan{{scan_fn, store_last=({keep},)}}"
+        assert after.op.fgraph is not before.op.fgraph
+
+
+def test_keep_last_with_the_other_scan_rules(rng):
+    """Dropping an unused output and hoisting an invariant keep the kept states, and the
+    states are kept after them."""
+    inputs, h, y = two_outputs()
+    fg, log = rewrite_and_compare(inputs, [h[-1]], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert sorted(applied(log)) == sorted([RULE, KEEP])
+    (node,) = scans(fg)
+    assert node.op.n_nit == 0 and node.op.store_last == (1,)
+    inputs, h = invariant_rnn()
+    fg, log = rewrite_and_compare(inputs, [h[-2:]], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert sorted(applied(log)) == sorted([HOIST, KEEP])
+    (node,) = scans(fg)
+    assert node.op.store_last == (2,) and "exp" not in inner_op_names(node)
+    # the rules rebuilding a scan that already keeps its last states keep them
+    inputs, h, y = two_outputs()
+    kept_h = h.owner.op.with_store_last((3,))(*h.owner.inputs)[0]
+    fg, log = rewrite_and_compare(inputs, [kept_h], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == [RULE] and scans(fg)[0].op.store_last == (3,)
+    inputs, h = invariant_rnn()
+    kept_h = h.owner.op.with_store_last((3,))(*h.owner.inputs)
+    fg, log = rewrite_and_compare(inputs, [kept_h], values=values(rng), passes=SCAN_CANONICALIZE)
+    assert applied(log) == [HOIST] and scans(fg)[0].op.store_last == (3,)
+
+
+def test_keep_last_declines_when_a_client_reads_more(rng):
+    """The whole trajectory, its first entries, its shape, a symbolic index, a reversed slice to
+    the start, or any client besides the last-entry ones: the scan keeps every state."""
+    i = T.lscalar("i")
+    cases = [lambda h: [h], lambda h: [h[-1], h], lambda h: [h[0]], lambda h: [h[:-1]], lambda h: [h[1:]],
+             lambda h: [h[-1], T.sum(h)], lambda h: [h[-1], h.shape[0]], lambda h: [h[i]], lambda h: [h[-2::-1]],
+             lambda h: [h[-1], h[1]], lambda h: [h[:, -1]]]
+    for clients in cases:
+        inputs, h = rnn()
+        fg, log = rewrite_and_compare(inputs + [i], clients(h), values=values(rng) + [np.array(2)],
+                                      passes=SCAN_CANONICALIZE)
+        assert KEEP not in applied(log)
+        assert all(n.op.store_last == (0,) for n in scans(fg))
+
+
+def test_keep_last_results_in_every_mode(mode, rng):
+    """RNN read at its last entries, for 0, 1, 2 and 6 steps, against numpy; the compiled graph
+    keeps 3 states."""
+    inputs, h = rnn()
+    f = T.function(inputs, [h[-2:], h[-3:-1] * 2], mode=mode)
+    g = T.function(inputs, [h[-1], h[-3]], mode=mode)
+    if mode != "FAST_COMPILE":
+        (node,) = scans(f.maker.fgraph)
+        assert node.op.store_last == (3,)
+    for steps in [0, 1, 2, 6]:
+        x, h0, w = values(rng, steps=steps)
+        full = np_rnn(x, h0, w)
+        got = f(x, h0, w)
+        np.testing.assert_allclose(got[0], full[-2:], rtol=1e-10)
+        np.testing.assert_allclose(got[1], full[-3:-1] * 2, rtol=1e-10)
+        if steps >= 3:
+            last, third = g(x, h0, w)
+            np.testing.assert_allclose(last, full[-1], rtol=1e-10)
+            np.testing.assert_allclose(third, full[-3], rtol=1e-10)
+        else:   # reading past the start fails as on the whole trajectory
+            with pytest.raises(IndexError):
+                g(x, h0, w)
+
+
+def test_keep_last_mit_sot_and_go_backwards(mode, rng):
+    """Taps [-2, -1] (two initial entries, ring of 2) read at [-1], and a backwards recurrence
+    read at [-2:], beside a mapped output, for 0, 1 and 5 steps."""
+    x0, n, s, b0 = T.matrix("x0"), T.lscalar("n"), T.matrix("s"), T.vector("b0")
+    fib, _ = scan(lambda a, b: a * 0.5 + b, outputs_info=dict(initial=x0, taps=[-2, -1]), n_steps=n)
+    (b, y), _ = scan(lambda st, bp: [bp * 0.9 + st, T.sum(st * bp)], sequences=s, outputs_info=[b0, None],
+                     go_backwards=True)
+    f = T.function([x0, n, s, b0], [fib[-1], b[-2:], y], mode=mode)
+    if mode != "FAST_COMPILE":
+        kept = sorted(node.op.store_last for node in scans(f.maker.fgraph))
+        assert kept == [(1,), (2,)]
+    x0v, b0v = rng.standard_normal((2, 3)), rng.standard_normal(3)
+    for steps in [1, 5]:
+        sv = rng.standard_normal((steps, 3))
+        got = f(x0v, steps, sv, b0v)
+        buf = list(x0v)
+        for t in range(steps):
+            buf.append(buf[t] * 0.5 + buf[t + 1])
+        bs, ys, bp = [], [], b0v
+        for st in sv[::-1]:
+            ys.append(np.sum(st * bp))
+            bp = bp * 0.9 + st
+            bs.append(bp)
+        np.testing.assert_allclose(got[0], buf[-1], rtol=1e-10)
+        np.testing.assert_allclose(got[1], np.array(bs)[-2:], rtol=1e-10)
+        np.testing.assert_allclose(got[2], ys, rtol=1e-10)
+    got = T.function([x0, n, s, b0], [fib[-2:], b[-2:]], mode=mode)(x0v, 0, np.zeros((0, 3)), b0v)
+    assert got[0].shape == (0, 3) and got[1].shape == (0, 3)
+
+
+def test_keep_last_on_a_fixed_shape_body_in_every_mode(mode):
+    """A scalar recurrence read at [-1]: a body the C backend can run as one C loop. The scan
+    keeping its last state must reach the compiled-body path (DebugMode compares it with
+    perform)."""
+    a0, n = T.dscalar("a0"), T.lscalar("n")
+    a, _ = scan(lambda ap: ap * 2.0 + 1.0, outputs_info=a0, n_steps=n)
+    f = T.function([a0, n], a[-1], mode=mode)
+    np.testing.assert_allclose(f(0.0, 4), 15.0)
+    np.testing.assert_allclose(f(1.0, 1), 3.0)
+
+
+def test_gradient_through_a_scan_read_at_its_last_state(rng):
+    """grad of a cost reading only h[-1]: the backward scan reads h's whole trajectory, so the
+    forward scan keeps every state in FAST_RUN, and the gradients are right."""
+    from symtensor.grad import verify_grad
+    inputs, h = rnn()
+    grads = T.grad(T.sum(h[-1] ** 2), inputs)
+    f = T.function(inputs, [h[-1]] + grads, mode="FAST_RUN")
+    forward = [n for n in scans(f.maker.fgraph) if not n.op.name.startswith("grad_of")]
+    assert forward and all(n.op.store_last == (0,) for n in forward)
+    vals = values(rng)
+    ref = T.function(inputs, [h[-1]] + grads, mode="FAST_COMPILE")(*vals)
+    for a, b in zip(f(*vals), ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+    def last_state(x, h0, w):
+        out, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, w_)), sequences=x, outputs_info=h0,
+                      non_sequences=w)
+        return out[-1]
+
+    verify_grad(last_state, vals, rng=rng, mode="FAST_RUN")
+
+
+def test_keep_last_excludable_by_name(rng):
+    assert KEEP in known_names()
+    inputs, h = rnn()
+    fg = FunctionGraph(inputs, [h[-1]])
+    assert KEEP not in applied(optimize(fg, "fast_run", excluded=[KEEP]))
+    assert scans(fg)[0].op.store_last == (0,)
+    f = T.function(inputs, h[-1], mode=T.Mode(optimizer="fast_run").excluding(KEEP))
+    assert scans(f.maker.fgraph)[0].op.store_last == (0,)
+    vals = values(rng)
+    np.testing.assert_allclose(f(*vals), np_rnn(*vals)[-1], rtol=1e-10)
+    g = T.function(inputs, h[-1], mode="FAST_RUN")
+    assert scans(g.maker.fgraph)[0].op.store_last == (1,)

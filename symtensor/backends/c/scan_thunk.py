@@ -5,7 +5,8 @@ a C executor of the rewritten body, built once per kernel. A C-loop kernel is ca
 node: the thunk checks the operands against the loop's fixed layout, allocates the state
 buffers and trajectories, and passes their addresses; operands the loop cannot take as they
 are (another step shape, which the op reports as an error) run the loop in Python instead,
-so errors and results are those of ``perform``.
+so errors and results are those of ``perform``. A run-time-shape loop is called through
+``scan_dyn_thunk.py``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Callable
 import numpy as np
 
 from ...codegen.c.scan import ScanKernel
+from ...codegen.c.scan_dyn import DynLayout
+from .scan_dyn_thunk import dyn_loop_thunk
 
 
 def scan_thunk(kernel: ScanKernel, fn, ffi) -> Callable:
@@ -26,6 +29,8 @@ def scan_thunk(kernel: ScanKernel, fn, ffi) -> Callable:
 
     if kernel.loop is None:
         return python_loop
+    if isinstance(kernel.loop, DynLayout):
+        return dyn_loop_thunk(kernel, fn, ffi, python_loop)
     return _c_loop(kernel, fn, ffi, python_loop)
 
 

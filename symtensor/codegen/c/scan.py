@@ -1,12 +1,15 @@
 """Render a ``Scan`` node: its body rewritten like the outer graph, and, where the body is
-made only of elementwise C kernels on values of fixed shape, the whole loop as one C function.
+made of C kernels, the whole loop as one C function.
 
-Two kinds of kernel come out of :func:`render_scan`:
+Three kinds of kernel come out of :func:`render_scan`:
 
 - a *C loop* (``ScanKernel.loop`` set): one C function runs every step, calling the body's
   elementwise kernels (their sources are included, renamed for this loop) on pointers into the
   sequences, the state buffers and fixed scratch space, then copying each step's outputs into
   the trajectories. No Python runs between steps, so a step costs nanoseconds.
+- a *run-time-shape C loop* (``ScanKernel.loop`` a ``DynLayout``, see ``scan_dyn.py``): for
+  bodies with BLAS products, reductions, views, joins and increments, on shapes known only
+  when the loop starts; the caller computes every value's layout once per call.
 - a *compiled body* (``ScanKernel.loop`` None): the loop stays in Python (``Scan.run_steps``),
   but each step runs the rewritten body with the C backend's executor instead of the numpy
   interpreter. The C backend's executor names one C function per kernel; this kernel's own
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import weakref
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -33,6 +36,7 @@ from ...graph.type import TensorType
 from ...rewrite import optimize
 from .elemwise import ElemwiseKernel
 from .scalar import C_TYPES
+from .scan_dyn import DynLayout, render_dyn_loop
 
 #: Scratch values are placed at multiples of this many bytes (vector-load friendly).
 ALIGN = 64
@@ -63,7 +67,7 @@ class ScanKernel:
     cdef: str
     flags: tuple
     inner: FunctionGraph
-    loop: Optional[LoopLayout]
+    loop: Optional[Union[LoopLayout, DynLayout]]
 
 
 def rewritten_body(op) -> FunctionGraph:
@@ -87,12 +91,25 @@ def render_scan(node) -> Optional[ScanKernel]:
     loop = _render_loop(op, inner)
     if loop is not None:
         return loop
+    dyn = _render_dyn(op, inner)
+    if dyn is not None:
+        return dyn
     return ScanKernel(BODY_NAME, _BODY_SOURCE, f"int64_t {BODY_NAME}(void);", (), inner, None)
 
 
 #: The function of every compiled-body kernel (one per module: kernels are deduplicated by name).
 BODY_NAME = "st_scan_compiled_body"
 _BODY_SOURCE = f"int64_t {BODY_NAME}(void) {{ return -1; }}\n"
+
+
+def _render_dyn(op, inner: FunctionGraph) -> Optional[ScanKernel]:
+    """The run-time-shape C loop (``scan_dyn.py``: BLAS products, reductions, views), or None."""
+    from . import renderer_for       # the registry imports this module
+    rendered = render_dyn_loop(op, inner, renderer_for)
+    if rendered is None:
+        return None
+    name, source, cdef, flags, layout = rendered
+    return ScanKernel(name, source, cdef, flags, inner, layout)
 
 
 # --- the C loop ---------------------------------------------------------------------------------
@@ -132,6 +149,8 @@ def _kernels(inner: FunctionGraph) -> Optional[list]:
 
 def _render_loop(op, inner: FunctionGraph) -> Optional[ScanKernel]:
     """The C loop kernel, or None when the body does not qualify."""
+    if getattr(op, "store_last", None) and any(op.store_last):
+        return None
     if op.n_shared or any(_static(v) is None for v in inner.inputs + inner.outputs):
         return None
     kernels = _kernels(inner)

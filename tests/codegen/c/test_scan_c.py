@@ -1,5 +1,6 @@
 """Scan through the C backend: bodies made of elementwise kernels on fixed shapes run as one
-C loop; other bodies run their rewritten, compiled body in a Python loop. numpy loops are the
+C loop (bodies with BLAS products: ``test_scan_blas_loop.py``); other bodies run their
+rewritten, compiled body in a Python loop. numpy loops are the
 reference, in every mode (DebugMode compares the compiled scan with ``perform``), covering
 taps, offsets, mapped outputs, constants, NaN/Inf, zero steps, errors, and values the C loop
 cannot take (which run the Python loop with the same results and errors).
@@ -107,15 +108,16 @@ def test_operands_the_loop_cannot_take_run_the_python_loop(mode):
 
 
 def test_body_without_c_loop_runs_compiled_body(mode, rng):
-    """A matrix product in the body: the loop stays in Python, the body is compiled."""
+    """A perform-only op (a sort) in the body: the loop stays in Python, the body is compiled."""
     W = T.dmatrix("W")
     h0 = T.dmatrix("h0")
-    hs, _ = T.scan(lambda h, W: T.tanh(T.dot(h, W)), outputs_info=h0, non_sequences=W, n_steps=4)
+    hs, _ = T.scan(lambda h, W: T.sort(T.tanh(T.dot(h, W)), axis=1), outputs_info=h0, non_sequences=W,
+                   n_steps=4)
     f = T.function([h0, W], hs, mode=mode)
     hv, wv = rng.standard_normal((3, 4)), rng.standard_normal((4, 4))
     want, h = [], hv
     for _ in range(4):
-        h = np.tanh(h @ wv)
+        h = np.sort(np.tanh(h @ wv), axis=1)
         want.append(h)
     np.testing.assert_allclose(f(hv, wv), np.array(want), rtol=1e-12)
     kernel = scan_kernel(f)
