@@ -16,12 +16,19 @@ or computing from constants only, stay); a node producing an inner output stays 
 its last ``L`` entries (``out[-1]``, ``out[-k]`` with ``k <= L``, ``out[-L:]``, ``out[-L:-1]``, ...)
 gets ``store_last = L``: the loop keeps a ring of states instead of the whole trajectory, and
 the clients, which read ``out[-L:]`` = the new output, are unchanged. The gradient of a scan
-reads the whole trajectory (as a sequence of the backward scan), so it never fires there."""
+reads the whole trajectory (as a sequence of the backward scan), so it never fires there.
+
+``last_entries_of_join``: ``join(0, x1, ..., xn)[-k]`` (any basic index reading only the last
+``k`` entries along axis 0) -> the same index of ``join(0, x1[-k:], ..., xn[-k:])``. The
+gradient of a scan returns ``join(initial, trajectory)[-1]`` for the accumulated gradient of a
+non-sequence; after this rule only one step is copied, and the backward scan keeps only the
+last state of its accumulators."""
 from __future__ import annotations
 
 from ..graph.basic import Apply, Constant, ancestors, clone_replace
 from ..graph.fg import OUTPUT, FunctionGraph
 from ..graph.type import TensorType
+from ..ops.join import Join
 from ..ops.scan_op import Scan
 from ..ops.subtensor import Subtensor
 from .engine import NodePass, node_rewriter
@@ -230,5 +237,29 @@ def scan_keep_last_states(fgraph: FunctionGraph, node: Apply):
     return dict(zip(node.outputs, new_outs))
 
 
+def _reads_at_most_last(var, k: int) -> bool:
+    """Whether ``var`` is a slice ``x[-m:]`` (``m <= k``) along axis 0."""
+    node = var.owner
+    if node is None or type(node.op) is not Subtensor or not node.op.idx_list:
+        return False
+    e = node.op.idx_list[0]
+    return (isinstance(e, tuple) and e[0] == "slice" and isinstance(e[1], int) and -k <= e[1] < 0
+            and e[2] is None and e[3] is None)
+
+
+@node_rewriter([Subtensor], name="last_entries_of_join")
+def last_entries_of_join(fgraph: FunctionGraph, node: Apply):
+    """``join(0, *xs)[-k]`` -> ``join(0, *[x[-k:] for x in xs])[-k]`` (see the module docstring)."""
+    k = _last_entries_read(node.op.idx_list)
+    join = node.inputs[0].owner
+    if k is None or join is None or type(join.op) is not Join or join.op.axis != 0:
+        return None
+    pieces = list(join.inputs)
+    if all(_reads_at_most_last(p, k) for p in pieces):
+        return None
+    tails = [p if _reads_at_most_last(p, k) else p[-k:] for p in pieces]
+    return [node.op(join.op(*tails), *node.inputs[1:])]
+
+
 SCAN_CANONICALIZE = [NodePass("scan_canonicalize", [scan_drop_unused_outputs, scan_hoist_invariants,
-                                                    scan_keep_last_states])]
+                                                    last_entries_of_join, scan_keep_last_states])]

@@ -479,3 +479,45 @@ def test_keep_last_excludable_by_name(rng):
     np.testing.assert_allclose(f(*vals), np_rnn(*vals)[-1], rtol=1e-10)
     g = T.function(inputs, h[-1], mode="FAST_RUN")
     assert scans(g.maker.fgraph)[0].op.store_last == (1,)
+
+
+# --- last_entries_of_join --------------------------------------------------------------------
+@pytest.mark.parametrize("index", [-1, -2])
+def test_last_entries_of_join_slices_each_piece(index, rng):
+    a, b = T.matrix("a"), T.matrix("b")
+    out = T.join(0, a, b)[index]
+    fg = FunctionGraph([a, b], [out])
+    log = optimize(fg, "fast_run")
+    assert "last_entries_of_join" in applied(log)
+    join = [n for n in fg.toposort() if type(n.op).__name__ == "Join"][0]
+    assert all(type(p.owner.op).__name__ == "Subtensor" for p in join.inputs)
+    f = T.function([a, b], out)
+    for ra, rb in [(3, 4), (0, 4), (3, 0), (1, 1), (4, 1)]:
+        va, vb = rng.standard_normal((ra, 2)), rng.standard_normal((rb, 2))
+        if ra + rb >= -index:
+            np.testing.assert_array_equal(f(va, vb), np.concatenate([va, vb])[index])
+        else:
+            with pytest.raises(IndexError):
+                f(va, vb)
+
+
+def test_last_entries_of_join_declines_for_other_indices_and_axes():
+    a, b = T.matrix("a"), T.matrix("b")
+    for out in [T.join(0, a, b)[0], T.join(1, a, b)[-1], T.join(0, a, b)[1:]]:
+        fg = FunctionGraph([a, b], [out])
+        assert "last_entries_of_join" not in applied(optimize(fg, "fast_run"))
+
+
+def test_bptt_accumulators_keep_only_their_last_state(mode, rng):
+    """The gradient of a non-sequence is join(initial, accumulators)[-1]: after the rule the
+    backward scan stores only the last accumulator state, with unchanged results."""
+    x, h0, w = T.matrix("x"), T.vector("h0"), T.matrix("w")
+    h, _ = scan(lambda xt, hp, w_: T.tanh(xt + T.dot(hp, w_)), sequences=x, outputs_info=h0, non_sequences=w)
+    gw = T.grad((h ** 2).sum(), w)
+    f = T.function([x, h0, w], gw, mode=mode)
+    ref = T.function([x, h0, w], gw, mode="FAST_COMPILE")
+    vals = values(rng)
+    np.testing.assert_allclose(f(*vals), ref(*vals), rtol=1e-10)
+    if mode == "FAST_RUN":
+        grad_scans = [n for n in scans(f.maker.fgraph) if "grad" in str(n.op)]
+        assert grad_scans and any(grad_scans[0].op.store_last)
