@@ -14,6 +14,7 @@ from .engine import GraphPass, Phase, Pipeline, RewriteLog
 from .fuse import FUSE
 from .stabilize import SPECIALIZE, STABILIZE
 from .nnet_rules import NNET_STABILIZE
+from .indexing_rules import INDEXING_SPECIALIZE
 from .scan_rules import SCAN_CANONICALIZE
 
 STABILIZE = STABILIZE + NNET_STABILIZE   # softmax family: logsoftmax, crossentropy, logsumexp
@@ -22,7 +23,7 @@ CANONICALIZE = CANONICALIZE + SCAN_CANONICALIZE   # scan: drop unused outputs, h
 FAST_RUN = Pipeline([
     Phase("canonicalize", CANONICALIZE),
     Phase("stabilize", STABILIZE),
-    Phase("specialize", SPECIALIZE + BLAS_SPECIALIZE),
+    Phase("specialize", SPECIALIZE + BLAS_SPECIALIZE + INDEXING_SPECIALIZE),
     Phase("canonicalize_again", CANONICALIZE),
     Phase("fuse", FUSE),
 ])

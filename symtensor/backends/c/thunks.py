@@ -13,6 +13,7 @@ from ...codegen.c.pool import PoolKernel
 from ...codegen.c.nnet import NnetKernel
 from ...codegen.c.nnet_extra import NnetExtraKernel
 from ...codegen.c.xent import XentKernel
+from ...codegen.c.row_pick import RowPickKernel
 from ...codegen.c.philox import PhiloxKernel
 from ...codegen.c.elemwise import ElemwiseKernel
 from ...codegen.c.reduce import ReduceKernel
@@ -23,6 +24,7 @@ from .pool_thunk import pool_thunk
 from .nnet_thunk import nnet_thunk
 from .nnet_extra_thunk import nnet_extra_thunk
 from .xent_thunk import xent_thunk
+from .row_pick_thunk import row_pick_thunk
 from .philox_thunk import philox_thunk
 from .elemwise_thunk import elemwise_thunk
 from .reduce_thunk import reduce_thunk
@@ -38,6 +40,7 @@ THUNK_MAKERS: dict[type, Callable] = {
     NnetKernel: nnet_thunk,
     NnetExtraKernel: nnet_extra_thunk,
     XentKernel: xent_thunk,
+    RowPickKernel: row_pick_thunk,
     PhiloxKernel: philox_thunk,
 }
 

@@ -20,6 +20,7 @@ from .pool import OPS as POOL_OPS, render_pool
 from .nnet import OPS as NNET_OPS, render_nnet
 from .nnet_extra import OPS as NNET_EXTRA_OPS, render_nnet_extra
 from .xent import OPS as XENT_OPS, render_xent
+from .row_pick import OPS as ROW_PICK_OPS, render_row_pick
 from .philox import OPS as PHILOX_OPS, render_philox
 from .elemwise import ElemwiseKernel, render_elemwise
 from .reduce import render_reduce
@@ -38,6 +39,7 @@ RENDERERS: dict[type, Callable] = {
     **dict.fromkeys(NNET_OPS, render_nnet),
     **dict.fromkeys(NNET_EXTRA_OPS, render_nnet_extra),
     **dict.fromkeys(XENT_OPS, render_xent),
+    **dict.fromkeys(ROW_PICK_OPS, render_row_pick),
     **dict.fromkeys(PHILOX_OPS, render_philox),
 }
 
