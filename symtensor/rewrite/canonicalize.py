@@ -1,6 +1,7 @@
 """Canonicalize: constant folding, merging identical subgraphs, algebraic identities,
-combining constant operands, and dimshuffle merging and lifting. After this phase equal computations are one node and trivial
-arithmetic is gone, so later phases see fewer shapes of the same thing."""
+combining constant operands, dimshuffle merging and lifting, and shapes read from the inputs of
+elementwise nodes. After this phase equal computations are one node and trivial arithmetic is
+gone, so later phases see fewer shapes of the same thing."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,10 @@ from ..graph.basic import Apply, Constant, Variable
 from ..graph.fg import OUTPUT, FunctionGraph
 from ..ops.alloc import Alloc
 from ..ops.basic import constant
-from ..ops.elemwise import DimShuffle, Elemwise, scalar_constant_value
+from ..ops.elemwise import DimShuffle, Elemwise, cast, scalar_constant_value
+from ..ops.fused import FusedElemwise
+from ..ops.shape import Shape, Shape_i, shape_i, shape_tuple
+from ..ops.subtensor import Subtensor
 from .engine import GraphPass, NodePass, RewriteLog, node_rewriter
 
 FOLD_LIMIT = 1 << 16   # larger constant results stay computed at run time
@@ -295,9 +299,42 @@ def useless_fill(fgraph: FunctionGraph, node: Apply):
     return None
 
 
+@node_rewriter([Subtensor], name="shape_entry")
+def shape_entry(fgraph: FunctionGraph, node: Apply):
+    """``x.shape[k]`` written as an index of the shape vector -> ``Shape_i{k}(x)``, the form
+    the other shape rules (and the C backend's constant handling) understand."""
+    shp = node.inputs[0].owner
+    if shp is None or not isinstance(shp.op, Shape) or len(node.op.idx_list) != 1:
+        return None
+    k = node.op.idx_list[0]
+    ndim = shp.inputs[0].ndim
+    if not isinstance(k, int) or not -ndim <= k < ndim:
+        return None
+    return [shape_i(shp.inputs[0], k % ndim)]
+
+
+@node_rewriter([Shape_i], name="shape_of_elementwise")
+def shape_of_elementwise(fgraph: FunctionGraph, node: Apply):
+    """``x.shape[k]`` of an elementwise or dimshuffle result -> the size read from an input
+    (``(a * b).shape[0]`` -> ``a.shape[0]``, or 1 where every input broadcasts). A mean's
+    element count then no longer keeps the elementwise value alive, so it fuses into the sum.
+    As in Theano, a node only its shape needed is no longer computed (nor its shape errors)."""
+    (v,) = node.inputs
+    owner = v.owner
+    if owner is None or not isinstance(owner.op, (Elemwise, FusedElemwise, DimShuffle)):
+        return None
+    dim = owner.op.infer_shape(owner, [shape_tuple(i) for i in owner.inputs])[owner.outputs.index(v)][node.op.i]
+    if not isinstance(dim, Variable):
+        dim = constant(int(dim), dtype="int64")
+    if dim.dtype != "int64" and dim.ndim == 0:
+        dim = cast(dim, "int64")
+    return [dim] if dim.type == node.outputs[0].type else None
+
+
 CANONICALIZE = [
     NodePass("local_canonicalize", [constant_folding, neutral_operands, double_negation,
-                                    merge_dimshuffles, lift_dimshuffle]),
+                                    merge_dimshuffles, lift_dimshuffle, shape_entry,
+                                    shape_of_elementwise]),
     # after the simplifications above, so that each add/mul chain is final when flattened
     # (flattening while its links are still being rewritten would rebuild it once per link)
     NodePass("local_flatten", [flatten_associative, combine_constants, neutral_operands,

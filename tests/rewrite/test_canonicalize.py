@@ -202,3 +202,37 @@ def test_combine_constants_declines_where_folding_could_overflow():
     with np.errstate(over="ignore", invalid="ignore"):
         want = (np.array([0.0, 1e-300]) * c) * c
     np.testing.assert_array_equal(f(np.array([0.0, 1e-300])), want)
+
+
+# --- shape_of_elementwise -------------------------------------------------------------------
+def test_shape_of_elementwise_reads_the_inputs_and_lets_the_mean_fuse(rng, mode):
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    out = ((x - y) ** 2).mean()
+    fg = FunctionGraph([x, y], [out])
+    log = optimize(fg, "fast_run")
+    assert "shape_of_elementwise" in applied(log)
+    assert "FusedReduce" in op_types(fg) and "Elemwise" not in [t for t in op_types(fg)[:2]]
+    f = T.function([x, y], out, mode=mode)
+    for shape in [(3, 4), (1, 5), (0, 2)]:
+        a, b = rng.standard_normal(shape).astype("float32"), rng.standard_normal(shape).astype("float32")
+        with np.errstate(invalid="ignore"):
+            expected = ((a - b) ** 2).mean() if a.size else np.float32("nan")
+        np.testing.assert_allclose(f(a, b), expected, rtol=1e-6)
+
+
+def test_shape_of_elementwise_broadcast_and_dimshuffle(rng):
+    x = T.fmatrix("x")
+    row = T.TensorType("float32", (True, False))("row")
+    outs = [(x + row).shape[0], (row * 2).shape[0], x.T.shape[0], x.dimshuffle(0, "x", 1).shape[1]]
+    fg = FunctionGraph([x, row], outs)
+    optimize(fg, "fast_run")
+    assert not [n for n in fg.toposort() if type(n.op).__name__ in ("Elemwise", "DimShuffle", "FusedElemwise")]
+    f = T.function([x, row], outs)
+    a, r = rng.standard_normal((3, 4)).astype("float32"), rng.standard_normal((1, 4)).astype("float32")
+    assert [int(v) for v in f(a, r)] == [3, 1, 4, 1]
+
+
+def test_shape_of_elementwise_is_excludable():
+    x = T.fmatrix("x")
+    fg = FunctionGraph([x], [(x * 2).shape[0]])
+    assert "shape_of_elementwise" not in applied(optimize(fg, "fast_run", ["shape_of_elementwise"]))
