@@ -7,10 +7,11 @@ general path, which binds, converts and raises.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
+from ..graph.interpreter import HANDLER, ScheduleCode
 from ..graph.type import TensorType
 from .shared import ranked_lock
 
@@ -56,9 +57,11 @@ def call_locks(containers: list, own: Any) -> list:
     return [lock for _, lock in sorted(ranked.values(), key=lambda r: r[0])]
 
 
-def fast_call_source(fn: "Function", fresh: tuple) -> str:
+def fast_call_source(fn: "Function", fresh: tuple, code: Optional[ScheduleCode] = None) -> str:
     """Source of ``call(args, kwargs)`` for ``fn``: straight-line checks, one graph run, and
     (when every output is fresh or borrowed and nothing is updated) the results as they are.
+    The run is the executor's schedule ``code`` inlined when given (its parameters are the
+    argument names ``a<k>`` then the shared values ``s<k>``), else a call of ``run``.
 
     The checks accept exactly the values ``TensorType.filter`` would pass through unchanged
     (an ndarray of the exact dtype, rank and static shape); any other call goes to
@@ -74,7 +77,9 @@ def fast_call_source(fn: "Function", fresh: tuple) -> str:
     if not fn._trust_input:
         conds = []
         for k, t in enumerate(fn._types):
-            conds += [f"type(a{k}) is ndarray", f"a{k}.dtype == D{k}", f"a{k}.ndim == {t.ndim}"]
+            # a builtin dtype is usually the very object D{k}: ``is`` first skips a slower compare
+            conds += [f"type(a{k}) is ndarray", f"(a{k}.dtype is D{k} or a{k}.dtype == D{k})",
+                      f"a{k}.ndim == {t.ndim}"]
             conds += [f"a{k}.shape[{d}] == {s}" for d, s in enumerate(t.shape) if s is not None]
         if conds:
             lines += [f"    if not ({' and '.join(conds)}):", "        return general(args, kwargs)"]
@@ -84,15 +89,21 @@ def fast_call_source(fn: "Function", fresh: tuple) -> str:
         lines.append(f"    with {', '.join(f'L{k}' for k in held) or 'LALL'}:")
         pad += "    "
     lines += [f"{pad}{s} = C{k}[0]" for k, s in enumerate(shared)]
-    lines.append(f"{pad}r = run({', '.join(args + shared)})")
+    if code is None:
+        lines.append(f"{pad}r = run({', '.join(args + shared)})")
+        results = "r"
+    else:   # the schedule inlined: one Python call less per call
+        if code.body:
+            lines += [f"{pad}try:", *[f"{pad}    {b}" for b in code.body], *[pad + h for h in HANDLER]]
+        results = f"[{', '.join(code.results)}]"
     plain = (not fn._update_targets and not fn._input_updates
              and all(f or b for f, b in zip(fresh, fn._borrow)))
     if not plain:
-        lines.append(f"{pad}return finish([{', '.join(args)}], [{', '.join(shared)}], r)")
+        lines.append(f"{pad}return finish([{', '.join(args)}], [{', '.join(shared)}], {results})")
     elif fn._output_kind is None:
-        lines.append(f"{pad}return r[0]")
+        lines.append(f"{pad}return {'r[0]' if code is None else code.results[0]}")
     else:
-        lines.append(f"{pad}return r")
+        lines.append(f"{pad}return {results}")
     return "\n".join(lines)
 
 
@@ -103,13 +114,19 @@ def make_fast_call(fn: "Function") -> Any:
     executor = fn.maker.executor
     n_results = len(fn.maker.fgraph.outputs)
     plan = getattr(executor, "plan", None)
-    if plan is not None:
+    plan_code = getattr(executor, "plan_code", None)
+    params = [f"a{k}" for k in range(len(fn._types))] + [f"s{k}" for k in range(len(fn._containers))]
+    code = plan_code(params) if plan_code is not None else None
+    if code is not None:
+        run, fresh = None, code.fresh
+    elif plan is not None:
         run, fresh = plan()
     else:
         run, fresh = (lambda *values: executor(list(values))), (False,) * n_results
-    namespace = {"general": fn._call_general, "finish": fn._finish, "run": run, "ndarray": np.ndarray}
+    namespace = dict(code.namespace) if code is not None else {}
+    namespace.update({"general": fn._call_general, "finish": fn._finish, "run": run, "ndarray": np.ndarray})
     namespace.update({f"D{k}": t.numpy_dtype for k, t in enumerate(fn._types)})
     namespace.update({f"C{k}": c for k, c in enumerate(fn._containers)})
     namespace.update({f"L{k}": lock for k, lock in enumerate(fn._locks)}, LALL=AllLocks(fn._locks))
-    exec(compile(fast_call_source(fn, fresh[:fn._n_out]), f"<call of {fn.fn_name}>", "exec"), namespace)
+    exec(compile(fast_call_source(fn, fresh[:fn._n_out], code), f"<call of {fn.fn_name}>", "exec"), namespace)
     return namespace["call"]

@@ -11,7 +11,7 @@ earlier result). Outputs computed that way are reported as fresh by :meth:`Inter
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from .basic import Constant, format_trace
 from .fg import FunctionGraph
@@ -86,6 +86,14 @@ class Interpreter:
             self.run = self._plan[0]
         return self._plan
 
+    def plan_code(self, params: Sequence[str]) -> "ScheduleCode | None":
+        """The schedule as statements to embed in a caller's generated code (see
+        :func:`schedule_code`), or None when calls must go through :meth:`run` (outputs are
+        checked, or a subclass plans its own way)."""
+        if self.check_outputs or type(self).plan is not Interpreter.plan:
+            return None
+        return schedule_code(self._steps, self.input_cells, self.output_cells, params)
+
     def _first_run(self, *values):
         return self.plan()[0](*values)
 
@@ -112,12 +120,30 @@ class Interpreter:
         return [env[id(cell)] if id(cell) in env else cell[0] for cell in self.output_cells]
 
 
-def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:
-    """Python source for one call of the schedule, compiled once: (run, fresh per output).
+class ScheduleCode(NamedTuple):
+    """Python statements for one call of a schedule, for embedding in a generated function.
+
+    ``body`` runs the steps (to be placed inside a ``try`` whose handler is
+    :data:`HANDLER`); ``results`` are the output expressions; ``namespace`` holds the names
+    they use; ``fresh`` says, per output, whether it is always a new unshared array."""
+    body: list
+    results: list
+    namespace: dict
+    fresh: tuple
+
+
+#: The ``except`` clause that must enclose a schedule's ``body`` (it names the failing node).
+HANDLER = ["except Exception as err:", "    raise annotate_error(err, nodes[step]) from err"]
+
+
+def schedule_code(steps: list, input_cells: list, output_cells: list, params: Sequence[str]) -> ScheduleCode:
+    """The statements computing ``output_cells`` from ``params`` (one name per input cell).
 
     Values live in local variables instead of storage cells, so nothing is kept alive
-    between calls and concurrent calls do not share state."""
-    names: dict = {id(c): f"v{k}" for k, c in enumerate(input_cells)}
+    between calls and concurrent calls do not share state. The body's own names are
+    ``step``, ``err`` and ones starting with ``x``, ``c``, ``d``, ``p``, ``n`` or ``K`` plus a
+    number, ``nodes`` and ``annotate_error``."""
+    names: dict = {id(c): p for c, p in zip(input_cells, params)}
     namespace: dict = {"annotate_error": annotate_error, "nodes": [s[0] for s in steps]}
     fresh_cells: set = set()
     body: list = []
@@ -133,29 +159,35 @@ def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:
         args = ", ".join(ref(r) for r in in_refs)
         outs = [f"x{i}_{j}" for j in range(len(out_cells))]
         direct = getattr(fn, "for_node", None)
-        body.append(f"        step = {i}")
+        body.append(f"step = {i}")
         if direct is not None:
             namespace[f"d{i}"] = direct(node)
-            body.append(f"        ({''.join(o + ', ' for o in outs)}) = d{i}({args})")
+            body.append(f"({''.join(o + ', ' for o in outs)}) = d{i}({args})")
             fresh_cells.update(id(c) for c in out_cells)
         else:
             namespace[f"p{i}"], namespace[f"n{i}"] = fn, node
             cells = [f"c{j}" for j in range(len(out_cells))]
-            body += [f"        {c} = [None]" for c in cells]
-            body.append(f"        p{i}(n{i}, [{args}], [{', '.join(cells)}])")
-            body += [f"        {o} = c{j}[0]" for j, o in enumerate(outs)]
+            body += [f"{c} = [None]" for c in cells]
+            body.append(f"p{i}(n{i}, [{args}], [{', '.join(cells)}])")
+            body += [f"{o} = c{j}[0]" for j, o in enumerate(outs)]
         names.update({id(c): o for c, o in zip(out_cells, outs)})
     results = [ref(c) for c in output_cells]
     counts = [sum(c is d for d in output_cells) for c in output_cells]
     fresh = tuple(id(c) in fresh_cells and n == 1 for c, n in zip(output_cells, counts))
-    params = ", ".join(f"v{k}" for k in range(len(input_cells)))
-    lines = [f"def run({params}):"]
+    return ScheduleCode(body, results, namespace, fresh)
+
+
+def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:
+    """``run(*values) -> list`` for one call of the schedule, compiled once: (run, fresh)."""
+    params = [f"v{k}" for k in range(len(input_cells))]
+    code = schedule_code(steps, input_cells, output_cells, params)
+    lines = [f"def run({', '.join(params)}):"]
     if steps:
-        lines += ["    try:", *body, "    except Exception as err:",
-                  "        raise annotate_error(err, nodes[step]) from err"]
-    lines.append(f"    return [{', '.join(results)}]")
+        lines += ["    try:", *["        " + b for b in code.body], *["    " + h for h in HANDLER]]
+    lines.append(f"    return [{', '.join(code.results)}]")
+    namespace = code.namespace
     exec(compile("\n".join(lines), "<interpreter schedule>", "exec"), namespace)
-    return namespace["run"], fresh
+    return namespace["run"], code.fresh
 
 
 def _check_outputs(node, out_cells) -> None:

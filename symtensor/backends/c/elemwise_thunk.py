@@ -19,6 +19,7 @@ import numpy as np
 
 from ...codegen.c.elemwise import ElemwiseKernel
 from ...graph.basic import Constant
+from .dispatch import elemwise_call
 from .operands import strided_operand as _kernel_operand
 
 
@@ -103,7 +104,9 @@ def _pinned(node, k: int, dtype: np.dtype) -> bool:
 
 def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtypes: list,
                 general: Callable, consts) -> Callable:
-    """Straight-line Python for the fast path of ``node``, falling back to ``general``.
+    """The fast path of ``node``: straight-line Python falling back to ``general``, behind
+    the compiled dispatcher's first tier when the dispatch extension is available (it hands
+    every call it does not take to the Python code, unchanged).
 
     The conditions are exactly those under which ``general`` would take the contiguous loop
     without converting anything, so both paths give the same results and errors. Pointer
@@ -158,7 +161,10 @@ def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtyp
     namespace.update({f"E{j}": dt for j, dt in enumerate(out_dtypes)})
     namespace.update({f"P{k}": node.inputs[k].data for k in pinned})
     exec(compile("\n".join(lines), f"<elemwise fast path of {node.op}>", "exec"), namespace)
-    return namespace["direct"]
+    fixed = sorted({d for k in full for d, b in enumerate(node.inputs[k].broadcastable) if b})
+    compiled = elemwise_call(fn, ffi, consts, in_dtypes, out_dtypes, ndim, kernel.scalar_inputs,
+                             {k: node.inputs[k].data for k in pinned}, fixed, namespace["direct"])
+    return namespace["direct"] if compiled is None else compiled
 
 
 def _broadcast_tier(node, kernel: ElemwiseKernel, free: list, n_in: int, n_out: int, ndim: int) -> list:
