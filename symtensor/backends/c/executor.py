@@ -4,7 +4,6 @@ numpy ``perform`` elsewhere. All kernels of one function are compiled into one m
 kernels is split into translation units that compile in parallel (:func:`split_parts`)."""
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 from ...codegen.c import SCALAR_PRELUDE, renderer_for
@@ -15,10 +14,6 @@ from .build import build
 from .inplace import plan_inplace_updates
 from .thunks import make_thunk
 
-# Idle OpenMP threads sleep instead of spinning: on a machine with few cores a spinning
-# thread steals the core that BLAS (or the next kernel) needs. Read when libgomp loads,
-# i.e. at the first compiled module; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _module_flags() -> tuple:
