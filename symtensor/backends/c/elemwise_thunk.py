@@ -86,7 +86,21 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
             return None
         if any(a is not target and np.may_share_memory(a, target) for a in operands):
             return None
+        if all(a.flags.c_contiguous and (kernel.scalar_inputs[k] or a.shape == shape)
+               for k, a in enumerate(operands)):
+            return lambda: _contiguous_into(operands, target)
         return lambda: general(node, operands, (target,))[0]
+
+    def _contiguous_into(operands: list, target: np.ndarray) -> np.ndarray:
+        """The contiguous loop straight into ``target`` (every operand C-contiguous with the
+        output's shape, or one broadcast value)."""
+        ptrs = ffi.new("void *[]", len(operands) + 1)
+        keep = [ffi.from_buffer(a) for a in operands] + [ffi.from_buffer(target)]
+        for k, p in enumerate(keep):
+            ptrs[k] = p
+        fn(target.size, target.ndim, ffi.NULL, ffi.NULL, ffi.cast("intptr_t *", ptrs), 1, consts)
+        del keep
+        return target
 
     thunk.for_node = for_node
     thunk.prepare_into = prepare_into
