@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Sequence
 
+import numpy as np
+
 from .basic import Constant, format_trace
 from .fg import FunctionGraph
 
@@ -155,26 +157,104 @@ def schedule_code(steps: list, input_cells: list, output_cells: list, params: Se
         namespace[key] = r
         return f"{key}[0]" if type(r) is list else key   # a cell of a constant, or constant data
 
-    for i, (node, fn, in_refs, out_cells) in enumerate(steps):
+    def emit(i: int, pad: str) -> None:
+        node, fn, in_refs, out_cells = steps[i]
         args = ", ".join(ref(r) for r in in_refs)
         outs = [f"x{i}_{j}" for j in range(len(out_cells))]
         direct = getattr(fn, "for_node", None)
-        body.append(f"step = {i}")
+        body.append(f"{pad}step = {i}")
         if direct is not None:
             namespace[f"d{i}"] = direct(node)
-            body.append(f"({''.join(o + ', ' for o in outs)}) = d{i}({args})")
+            body.append(f"{pad}({''.join(o + ', ' for o in outs)}) = d{i}({args})")
             fresh_cells.update(id(c) for c in out_cells)
         else:
             namespace[f"p{i}"], namespace[f"n{i}"] = fn, node
             cells = [f"c{j}" for j in range(len(out_cells))]
-            body += [f"{c} = [None]" for c in cells]
-            body.append(f"p{i}(n{i}, [{args}], [{', '.join(cells)}])")
-            body += [f"{o} = c{j}[0]" for j, o in enumerate(outs)]
+            body.extend(f"{pad}{c} = [None]" for c in cells)
+            body.append(f"{pad}p{i}(n{i}, [{args}], [{', '.join(cells)}])")
+            body.extend(f"{pad}{o} = c{j}[0]" for j, o in enumerate(outs))
         names.update({id(c): o for c, o in zip(out_cells, outs)})
+
+    def emit_lazy(i: int, pad: str) -> None:
+        """An IfElse-like step: its condition, then only the chosen branch's own steps."""
+        node, _, in_refs, out_cells = steps[i]
+        n = node.op.n_outs
+        outs = [f"x{i}_{j}" for j in range(len(out_cells))]
+        namespace["copy_value"] = _copy_value
+        body.append(f"{pad}step = {i}")
+        body.append(f"{pad}if {ref(in_refs[0])}:")
+        emit_context((i, "then"), pad + "    ")
+        body.extend(f"{pad}    {o} = copy_value({ref(r)})" for o, r in zip(outs, in_refs[1:1 + n]))
+        body.append(f"{pad}else:")
+        emit_context((i, "else"), pad + "    ")
+        body.extend(f"{pad}    {o} = copy_value({ref(r)})" for o, r in zip(outs, in_refs[1 + n:]))
+        names.update({id(c): o for c, o in zip(out_cells, outs)})
+
+    contexts = _lazy_contexts(steps, output_cells)
+
+    def emit_context(ctx, pad: str) -> None:
+        for i in contexts.get(ctx, ()):
+            if getattr(steps[i][0].op, "lazy_branches", False):
+                emit_lazy(i, pad)
+            else:
+                emit(i, pad)
+
+    emit_context(None, "")
     results = [ref(c) for c in output_cells]
     counts = [sum(c is d for d in output_cells) for c in output_cells]
     fresh = tuple(id(c) in fresh_cells and n == 1 for c, n in zip(output_cells, counts))
     return ScheduleCode(body, results, namespace, fresh)
+
+
+def _copy_value(value):
+    """What a lazy branch returns: a copy, so an output never aliases an input (as perform)."""
+    return np.array(value, copy=True)
+
+
+def _lazy_contexts(steps: list, output_cells: list) -> dict:
+    """The steps grouped by the branch that alone needs them, each group in schedule order.
+
+    A step whose op has ``lazy_branches`` (IfElse: inputs ``[condition, then..., else...]``)
+    opens two contexts, ``(i, "then")`` and ``(i, "else")``; a step belongs to the innermost
+    context enclosing every use of its outputs (None: the top level, which also holds every
+    step a graph output or a condition needs). Computed from the last step backwards, so the
+    contexts of a step's consumers are known when it is placed."""
+    producer = {id(c): i for i, step in enumerate(steps) for c in step[3]}
+    consumers: dict = {i: [] for i in range(len(steps))}
+    for j, (node, _, in_refs, _) in enumerate(steps):
+        lazy = getattr(node.op, "lazy_branches", False)
+        n = node.op.n_outs if lazy else 0
+        for k, r in enumerate(in_refs):
+            i = producer.get(id(r)) if type(r) is list else None
+            if i is None:
+                continue
+            side = None if not lazy or k == 0 else ("then" if k <= n else "else")
+            consumers[i].append((j, side))
+    top = {producer[id(c)] for c in output_cells if id(c) in producer}
+    owner: dict = {}
+    paths: dict = {None: ()}
+
+    def path(ctx) -> tuple:
+        if ctx not in paths:
+            paths[ctx] = path(owner[ctx[0]]) + (ctx,)
+        return paths[ctx]
+
+    for i in range(len(steps) - 1, -1, -1):
+        uses = [path(owner[j] if side is None else (j, side)) for j, side in consumers[i]]
+        if i in top or not uses:
+            owner[i] = None
+            continue
+        common = uses[0]
+        for p in uses[1:]:
+            k = 0
+            while k < min(len(common), len(p)) and common[k] == p[k]:
+                k += 1
+            common = common[:k]
+        owner[i] = common[-1] if common else None
+    groups: dict = {}
+    for i in range(len(steps)):
+        groups.setdefault(owner[i], []).append(i)
+    return groups
 
 
 def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:

@@ -1,9 +1,11 @@
 """Theano's ``ifelse``: a scalar condition chooses between two tensors (or two lists of tensors).
 
 ``IfElse(n_outs)`` takes ``[condition] + then_values + else_values`` and returns the chosen
-``n_outs`` values (copies, so an output never aliases an input). Evaluation is eager: both
-branches are computed and the op picks one; the results are those of Theano's lazy IfElse,
-only the work skipped by laziness is not skipped here.
+``n_outs`` values (copies, so an output never aliases an input). Evaluation is lazy, as in
+Theano: compiled functions (every mode but DebugMode's checked reference run) compute the
+condition first and then only the nodes that the chosen branch alone needs (the op declares
+``lazy_branches`` and the interpreter's generated schedule does the rest); ``perform``, given
+both values, picks one.
 
 Each then/else pair must have the same dtype, ndim and broadcastable pattern, as Theano
 requires; static sizes that differ between the branches become unknown in the output. The
@@ -45,6 +47,8 @@ class IfElse(Op):
     ``name`` only labels the node in printouts."""
 
     __props__ = ("n_outs",)
+    #: inputs are ``[condition, then..., else...]``: schedules compute only the chosen branch
+    lazy_branches = True
 
     def __init__(self, n_outs: int, as_view: bool = False, gpu: bool = False, name: str | None = None):
         if isinstance(n_outs, bool) or not isinstance(n_outs, (int, np.integer)) or n_outs < 0:

@@ -130,3 +130,77 @@ def test_infer_shape(mode, rng, cond):
     out = ifelse(c, x, y)
     a, b = rand(rng, (2, 5)), rand(rng, (3, 4))
     check_infer_shape(mode, [c, x, y], out, [cond, a, b], (a if cond else b).shape)
+
+
+# --- laziness --------------------------------------------------------------------------------
+LAZY_MODES = ["FAST_COMPILE", "FAST_RUN"]   # DebugMode's checked reference run is eager
+
+
+def _counted(x, log):
+    """``x`` through a Print-like op that records each evaluation in ``log``."""
+    from symtensor.graph.basic import Apply, Op
+
+    class Count(Op):
+        __props__ = ()
+
+        def make_node(self, v):
+            v = T.as_tensor_variable(v)
+            return Apply(self, [v], [v.type()])
+
+        def perform(self, node, inputs, out):
+            log.append(1)
+            out[0][0] = np.array(inputs[0], copy=True)
+
+    return Count()(x)
+
+
+@pytest.mark.parametrize("mode", LAZY_MODES)
+def test_only_the_chosen_branch_is_computed(mode, rng):
+    a, x = T.dscalar("a"), T.dvector("x")
+    then_log, else_log = [], []
+    f = T.function([a, x], ifelse(T.gt(a, 0), _counted(x * 2, then_log), _counted(x - 1, else_log)), mode=mode)
+    v = rand(rng, (4,))
+    np.testing.assert_array_equal(f(1.0, v), v * 2)
+    assert (len(then_log), len(else_log)) == (1, 0)
+    np.testing.assert_array_equal(f(-1.0, v), v - 1)
+    assert (len(then_log), len(else_log)) == (1, 1)
+
+
+@pytest.mark.parametrize("mode", LAZY_MODES)
+def test_an_error_in_the_branch_not_taken_is_not_raised(mode):
+    a, v = T.dscalar("a"), T.dvector("v")
+    f = T.function([a, v], ifelse(T.gt(a, 0), v[5], v[0]), mode=mode)
+    assert f(-1.0, np.arange(3.0)) == 0.0
+    with pytest.raises(IndexError):
+        f(1.0, np.arange(3.0))
+
+
+@pytest.mark.parametrize("mode", LAZY_MODES)
+def test_nested_and_shared_subexpressions(mode, rng):
+    """A value both branches use, or one used outside the ifelse, is computed once before it;
+    a nested ifelse inside a branch is lazy too."""
+    a, b, x = T.dscalar("a"), T.dscalar("b"), T.dvector("x")
+    shared_part = T.exp(x)
+    inner_log = []
+    inner = ifelse(T.gt(b, 0), _counted(shared_part + 1, inner_log), shared_part * 3)
+    out = ifelse(T.gt(a, 0), inner, shared_part - 2)
+    f = T.function([a, b, x], [out, shared_part.sum()], mode=mode)
+    v = rand(rng, (3,))
+    e = np.exp(v)
+    for av, bv, want, counted in [(1, 1, e + 1, 1), (1, -1, e * 3, 0), (-1, 1, e - 2, 0), (-1, -1, e - 2, 0)]:
+        before = len(inner_log)
+        got, total = f(av, bv, v)
+        np.testing.assert_allclose(got, want)
+        np.testing.assert_allclose(total, e.sum())
+        assert len(inner_log) - before == counted
+
+
+@pytest.mark.parametrize("mode", LAZY_MODES)
+def test_the_condition_computed_from_a_branch_value(mode, rng):
+    """A value the condition needs is computed first, even when a branch uses it too."""
+    x = T.dvector("x")
+    s = x.sum()
+    f = T.function([x], ifelse(T.gt(s, 0), s * x, -x), mode=mode)
+    v = np.abs(rand(rng, (3,))) + 0.1
+    np.testing.assert_allclose(f(v), v.sum() * v)
+    np.testing.assert_allclose(f(-v), v)
