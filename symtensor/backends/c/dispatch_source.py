@@ -8,7 +8,12 @@ calls the kernel's contiguous loop. Any other call goes, unchanged, to the Pytho
 so results and errors are those of the Python path.
 
 Built against Python.h and numpy's C API, one extension per interpreter and numpy version.
+Other kernel families add *parts* (C text plus a registration function, see
+:func:`module_source`), listed in ``PARTS``.
 """
+from __future__ import annotations
+
+from typing import Sequence
 
 #: Name of the extension module (its init function is ``PyInit_`` + this).
 MODULE_NAME = "_symtensor_dispatch"
@@ -16,7 +21,8 @@ MODULE_NAME = "_symtensor_dispatch"
 #: Largest number of kernel operands (inputs + outputs) the stack pointer array holds.
 MAX_OPERANDS = 64
 
-SOURCE = r"""
+
+CORE = r"""
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
@@ -311,26 +317,48 @@ static PyTypeObject ElemwiseCallType = {
     .tp_members = ElemwiseCall_members,
 };
 
-static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "%(module)s", "symtensor's compiled dispatch of elementwise kernels", -1, NULL,
-};
-
-PyMODINIT_FUNC
-PyInit_%(module)s(void)
+static int st_register_elemwise(PyObject *m)
 {
-    PyObject *m;
-    import_array();
     if (PyType_Ready(&ElemwiseCallType) < 0)
-        return NULL;
-    m = PyModule_Create(&module_def);
-    if (m == NULL)
-        return NULL;
+        return -1;
     Py_INCREF(&ElemwiseCallType);
     if (PyModule_AddObject(m, "ElemwiseCall", (PyObject *)&ElemwiseCallType) < 0) {
         Py_DECREF(&ElemwiseCallType);
-        Py_DECREF(m);
-        return NULL;
+        return -1;
     }
-    return m;
+    return 0;
 }
 """ % {"max_operands": MAX_OPERANDS, "module": MODULE_NAME}
+
+
+def module_source(parts: Sequence[tuple]) -> str:
+    """The extension's whole source: the core (includes, ``ElemwiseCall``), then each part's
+    C text, then the module init, which calls every part's registration function
+    (``static int name(PyObject *module)``, 0 on success) after the core's."""
+    registrations = ["st_register_elemwise"] + [name for _, name in parts]
+    calls = "\n".join(f"    if ({name}(m) < 0) {{ Py_DECREF(m); return NULL; }}" for name in registrations)
+    init = f"""
+static struct PyModuleDef module_def = {{
+    PyModuleDef_HEAD_INIT, "{MODULE_NAME}", "symtensor's compiled dispatch of kernels", -1, NULL,
+}};
+
+PyMODINIT_FUNC
+PyInit_{MODULE_NAME}(void)
+{{
+    PyObject *m;
+    import_array();
+    m = PyModule_Create(&module_def);
+    if (m == NULL)
+        return NULL;
+{calls}
+    return m;
+}}
+"""
+    return CORE + "".join(source for source, _ in parts) + init
+
+
+#: The parts beyond the core, in module-init order: (C source, registration function name).
+PARTS: list = []
+
+#: The extension's source.
+SOURCE = module_source(PARTS)
