@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
-from ..graph.interpreter import HANDLER, ScheduleCode
+from ..graph.interpreter import HANDLER, ScheduleCode, compile_source
 from ..graph.type import TensorType
 from .shared import ranked_lock
 
@@ -128,5 +128,5 @@ def make_fast_call(fn: "Function") -> Any:
     namespace.update({f"D{k}": t.numpy_dtype for k, t in enumerate(fn._types)})
     namespace.update({f"C{k}": c for k, c in enumerate(fn._containers)})
     namespace.update({f"L{k}": lock for k, lock in enumerate(fn._locks)}, LALL=AllLocks(fn._locks))
-    exec(compile(fast_call_source(fn, fresh[:fn._n_out], code), f"<call of {fn.fn_name}>", "exec"), namespace)
+    exec(compile_source(fast_call_source(fn, fresh[:fn._n_out], code), "<call of a compiled function>"), namespace)
     return namespace["call"]

@@ -42,6 +42,7 @@ class FunctionGraph:
         self.variables: set = set()
         self.clients: dict = {}
         self.features: list = []
+        self._order: list | None = None   # the cached toposort; None after any edit
         for v in inputs:
             self._add_variable(v)
         for i, out in enumerate(outputs):
@@ -94,6 +95,7 @@ class FunctionGraph:
 
     def _import_var(self, var: Variable) -> None:
         for node in self._check_importable(var):
+            self._order = None
             self.apply_nodes.add(node)
             for i, inp in enumerate(node.inputs):
                 self._add_variable(inp)
@@ -113,6 +115,7 @@ class FunctionGraph:
                 continue
             if any(self.clients.get(o) for o in node.outputs):
                 continue
+            self._order = None
             self.apply_nodes.discard(node)
             for o in node.outputs:
                 self.clients.pop(o, None)
@@ -132,6 +135,7 @@ class FunctionGraph:
     def change_node_input(self, node: Any, i: int, new: Variable) -> None:
         """Make input ``i`` of ``node`` (or output ``i`` when node is OUTPUT) be ``new``."""
         self._import_var(new)  # first: a MissingInputError must leave the graph as it was
+        self._order = None
         if node == OUTPUT:
             old = self.outputs[i]
             self.outputs[i] = new
@@ -173,7 +177,11 @@ class FunctionGraph:
 
     # --- queries --------------------------------------------------------------------------
     def toposort(self) -> list:
-        return toposort(self.outputs, blockers=self.inputs)
+        """The nodes in dependency order (a new list; computed once per state of the graph)."""
+        order = getattr(self, "_order", None)     # absent from graphs pickled by older versions
+        if order is None:
+            order = self._order = toposort(self.outputs, blockers=self.inputs)
+        return list(order)
 
     def clone(self) -> "FunctionGraph":
         return FunctionGraph(self.inputs, self.outputs, clone=True)

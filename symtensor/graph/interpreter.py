@@ -11,6 +11,7 @@ earlier result). Outputs computed that way are reported as fresh by :meth:`Inter
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -206,6 +207,14 @@ def schedule_code(steps: list, input_cells: list, output_cells: list, params: Se
     return ScheduleCode(body, results, namespace, fresh)
 
 
+@functools.lru_cache(maxsize=1024)
+def compile_source(source: str, filename: str):
+    """``compile(source, filename, "exec")``, cached: generated code (schedules, fast paths)
+    often repeats exactly across nodes and functions; executing the cached code object in a
+    fresh namespace is what a new compile would give."""
+    return compile(source, filename, "exec")
+
+
 def _copy_value(value):
     """What a lazy branch returns: a copy, so an output never aliases an input (as perform)."""
     return np.array(value, copy=True)
@@ -266,7 +275,7 @@ def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:
         lines += ["    try:", *["        " + b for b in code.body], *["    " + h for h in HANDLER]]
     lines.append(f"    return [{', '.join(code.results)}]")
     namespace = code.namespace
-    exec(compile("\n".join(lines), "<interpreter schedule>", "exec"), namespace)
+    exec(compile_source("\n".join(lines), "<interpreter schedule>"), namespace)
     return namespace["run"], code.fresh
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from ...codegen.c.elemwise import ElemwiseKernel
 from ...graph.basic import Constant
+from ...graph.interpreter import compile_source
 from .dispatch import elemwise_call
 from .operands import strided_operand as _kernel_operand
 
@@ -174,7 +175,7 @@ def _specialise(node, kernel: ElemwiseKernel, fn, ffi, in_dtypes: list, out_dtyp
     namespace.update({f"D{k}": dt for k, dt in enumerate(in_dtypes)})
     namespace.update({f"E{j}": dt for j, dt in enumerate(out_dtypes)})
     namespace.update({f"P{k}": node.inputs[k].data for k in pinned})
-    exec(compile("\n".join(lines), f"<elemwise fast path of {node.op}>", "exec"), namespace)
+    exec(compile_source("\n".join(lines), "<elemwise fast path>"), namespace)
     fixed = sorted({d for k in full for d, b in enumerate(node.inputs[k].broadcastable) if b})
     compiled = elemwise_call(fn, ffi, consts, in_dtypes, out_dtypes, ndim, kernel.scalar_inputs,
                              {k: node.inputs[k].data for k in pinned}, fixed, namespace["direct"])
