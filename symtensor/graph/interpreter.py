@@ -165,7 +165,7 @@ def schedule_code(steps: list, input_cells: list, output_cells: list, params: Se
         direct = getattr(fn, "for_node", None)
         body.append(f"{pad}step = {i}")
         if direct is not None:
-            namespace[f"d{i}"] = direct(node)
+            namespace[f"d{i}"] = fn.reuse_for_node(node, reuse[i]) if i in reuse else direct(node)
             body.append(f"{pad}({''.join(o + ', ' for o in outs)}) = d{i}({args})")
             fresh_cells.update(id(c) for c in out_cells)
         else:
@@ -192,6 +192,7 @@ def schedule_code(steps: list, input_cells: list, output_cells: list, params: Se
         names.update({id(c): o for c, o in zip(out_cells, outs)})
 
     contexts = _lazy_contexts(steps, output_cells)
+    reuse = _reusable_inputs(steps, output_cells, contexts)
 
     def emit_context(ctx, pad: str) -> None:
         for i in contexts.get(ctx, ()):
@@ -264,6 +265,53 @@ def _lazy_contexts(steps: list, output_cells: list) -> dict:
     for i in range(len(steps)):
         groups.setdefault(owner[i], []).append(i)
     return groups
+
+
+def _textual_order(steps: list, contexts: dict, ctx=None) -> list:
+    """Step indices in the order the generated code runs them (a lazy step after its two
+    branches' steps)."""
+    order = []
+    for i in contexts.get(ctx, ()):
+        if getattr(steps[i][0].op, "lazy_branches", False):
+            order += _textual_order(steps, contexts, (i, "then")) + _textual_order(steps, contexts, (i, "else"))
+        order.append(i)
+    return order
+
+
+def _reusable_inputs(steps: list, output_cells: list, contexts: dict) -> dict:
+    """The memory plan: step index -> position of an input whose array the step may write its
+    result into (the step's function offers ``reuse_for_node``). The input must be a fresh
+    array (made by a ``for_node`` step), of the output's dtype and broadcast pattern, not a
+    graph output, read by ``for_node`` steps only (so no view of it exists) and by this step
+    last of all."""
+    position = {i: p for p, i in enumerate(_textual_order(steps, contexts))}
+    producer, readers = {}, {}
+    for i, (_, fn, in_refs, out_cells) in enumerate(steps):
+        if getattr(fn, "for_node", None) is not None:
+            producer.update((id(c), i) for c in out_cells)
+        for r in in_refs:
+            if type(r) is list:
+                readers.setdefault(id(r), []).append(i)
+    outputs = {id(c) for c in output_cells}
+    claimed: set = set()
+    plan = {}
+    for i, (node, fn, in_refs, _) in enumerate(steps):
+        if getattr(fn, "reuse_for_node", None) is None or i not in position:
+            continue
+        out = node.outputs[0].type
+        for k, r in enumerate(in_refs):
+            key = id(r)
+            if (type(r) is not list or key not in producer or key in outputs or key in claimed
+                    or getattr(node.inputs[k].type, "dtype", None) != getattr(out, "dtype", None)
+                    or getattr(node.inputs[k].type, "broadcastable", None) != getattr(out, "broadcastable", None)):
+                continue
+            users = readers[key]
+            if all(getattr(steps[j][1], "for_node", None) is not None and j in position
+                   and position[j] <= position[i] for j in users):
+                plan[i] = k
+                claimed.add(key)
+                break
+    return plan
 
 
 def _generate(steps: list, input_cells: list, output_cells: list) -> tuple:

@@ -24,6 +24,11 @@ from .dispatch import elemwise_call
 from .operands import strided_operand as _kernel_operand
 
 
+#: An intermediate array at least this large is reused for an elementwise result (below it,
+#: allocating is cheaper than checking).
+REUSE_MIN_BYTES = 1 << 18
+
+
 def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
     """A perform-compatible callable running ``kernel`` on numpy arrays.
 
@@ -103,8 +108,28 @@ def elemwise_thunk(kernel: ElemwiseKernel, fn, ffi) -> Callable:
         del keep
         return target
 
+    def reuse_for_node(node, k: int) -> Callable:
+        """Like ``for_node(node)``, but the single output may be written into input ``k``'s
+        array, which the schedule guarantees nothing reads afterwards (its last use, no view
+        of it alive). Done only for large arrays, where a new allocation (and touching its
+        fresh pages) costs more than the checks; anything unsuitable takes the normal path."""
+        direct = for_node(node)
+        out_dtype = out_dtypes[0]
+
+        def reuse(*inputs):
+            t = inputs[k]
+            if (type(t) is np.ndarray and t.nbytes >= REUSE_MIN_BYTES and t.dtype == out_dtype
+                    and t.flags.c_contiguous and t.flags.writeable and t.flags.aligned):
+                run = prepare_into(node, inputs, t)
+                if run is not None:
+                    return (run(),)
+            return direct(*inputs)
+        return reuse
+
     thunk.for_node = for_node
     thunk.prepare_into = prepare_into
+    if len(out_dtypes) == 1:
+        thunk.reuse_for_node = reuse_for_node
     return thunk
 
 
