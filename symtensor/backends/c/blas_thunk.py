@@ -5,6 +5,10 @@ passes each operand as a data pointer with its element strides; the kernel decid
 reads it (in place, transposed, or through a packed copy). Values the kernel cannot address
 by element strides (another dtype, byte-swapped, misaligned) are converted first, never
 modified. Sizes beyond the BLAS's 32-bit integers run the op's numpy ``perform``.
+
+Each node's direct callable (``for_node``) is that Python code behind the dispatch
+extension's ``BlasCall`` (see :mod:`.dispatch_blas`) when it is available: the common call
+then runs in C, every other call reaches the Python code unchanged.
 """
 from __future__ import annotations
 
@@ -15,9 +19,8 @@ import numpy as np
 from ...codegen.c.blas import STATUS_NO_MEMORY, STATUS_TOO_LARGE, BlasKernel
 from ...ops.gemm import check_shapes
 from . import blaslib  # noqa: F401  (registers the library the kernels link with)
+from .dispatch_blas import blas_call
 from .operands import strided_operand as _operand
-
-
 
 
 def _caller(fn: Callable, ffi, dtype: np.dtype) -> Callable:
@@ -46,6 +49,32 @@ def _caller(fn: Callable, ffi, dtype: np.dtype) -> Callable:
     return call
 
 
+def _perform(node, inputs: list) -> np.ndarray:
+    """The op's numpy ``perform`` on ``inputs`` (a new array, as the direct protocol needs)."""
+    store: list = [None]
+    node.op.perform(node, inputs, [store])
+    return store[0]
+
+
+def _with_direct(make_direct: Callable[[object], Callable]) -> Callable:
+    """The perform-compatible thunk of a node family whose direct callable (made once per node
+    by ``make_direct``) returns a 1-tuple holding the output; it carries ``for_node``."""
+    bound: dict = {}
+
+    def for_node(node) -> Callable:
+        """The direct callable for ``node`` (built once per node)."""
+        direct = bound.get(node)
+        if direct is None:
+            direct = bound[node] = make_direct(node)
+        return direct
+
+    def thunk(node, inputs: list, output_storage: list) -> None:
+        output_storage[0][0] = for_node(node)(*inputs)[0]
+
+    thunk.for_node = for_node
+    return thunk
+
+
 def _check(status: int, node) -> bool:
     """True when the kernel computed the result; raises when it ran out of memory."""
     if status == STATUS_NO_MEMORY:
@@ -54,23 +83,32 @@ def _check(status: int, node) -> bool:
 
 
 def dot_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
-    """A perform-compatible callable computing a ``Dot`` node through the kernel."""
+    """A perform-compatible callable computing a ``Dot`` node through the kernel.
+
+    It carries ``for_node(node)``: a callable taking ``(x, y)`` and returning a 1-tuple
+    holding the newly allocated product (the executor's direct protocol), behind the
+    compiled dispatcher when the dispatch extension is available."""
     dtype = np.dtype(kernel.dtype)
     call = _caller(fn, ffi, dtype)
 
-    def thunk(node, inputs: list, output_storage: list) -> None:
-        x, y = _operand(inputs[0], dtype), _operand(inputs[1], dtype)
+    def compute(node, x_in, y_in) -> np.ndarray:
+        x, y = _operand(x_in, dtype), _operand(y_in, dtype)
         if x.shape[-1] != y.shape[0]:
             raise ValueError(f"Dot: shapes {x.shape} and {y.shape} are not aligned: dimension "
                              f"{x.ndim - 1} of x has size {x.shape[-1]} but dimension 0 of y has "
                              f"size {y.shape[0]}")
         out = np.empty(x.shape[:-1] + y.shape[1:], dtype=dtype)
         if _check(call(x, y, out, 1.0, 0.0), node):
-            output_storage[0][0] = out
-        else:
-            node.op.perform(node, inputs, output_storage)
+            return out
+        return _perform(node, [x_in, y_in])
 
-    return thunk
+    def make_direct(node) -> Callable:
+        def direct(x, y) -> tuple:
+            return (compute(node, x, y),)
+        ranks = [v.ndim for v in node.inputs]
+        return blas_call(fn, ffi, dtype, False, ranks, (), direct) or direct
+
+    return _with_direct(make_direct)
 
 
 def gemm_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
@@ -78,23 +116,29 @@ def gemm_thunk(kernel: BlasKernel, fn, ffi) -> Callable:
     of the broadcast z, and BLAS accumulates ``alpha * x @ y`` into it with ``beta``.
 
     A zero alpha or beta runs ``perform``: BLAS would skip the product (or z), while numpy's
-    ``0 * nan`` is nan."""
+    ``0 * nan`` is nan. Like ``dot_thunk``'s, it carries ``for_node(node)`` (a callable taking
+    ``(z, alpha, x, y, beta)``); ``prepare_into`` is the in-place form (not the direct one)."""
     dtype = np.dtype(kernel.dtype)
     call = _caller(fn, ffi, dtype)
 
-    def thunk(node, inputs: list, output_storage: list) -> None:
+    def compute(node, inputs: list) -> np.ndarray:
         z, alpha, x, y, beta = inputs
         alpha, beta = float(alpha), float(beta)
         if alpha == 0 or beta == 0:
-            node.op.perform(node, inputs, output_storage)
-            return
+            return _perform(node, inputs)
         z, x, y = (_operand(v, dtype) for v in (z, x, y))
         out = np.empty(check_shapes(node.inputs[0], z, x, y), dtype=dtype)
         np.copyto(out, z)
         if _check(call(x, y, out, alpha, beta), node):
-            output_storage[0][0] = out
-        else:
-            node.op.perform(node, inputs, output_storage)
+            return out
+        return _perform(node, inputs)
+
+    def make_direct(node) -> Callable:
+        def direct(z, alpha, x, y, beta) -> tuple:
+            return (compute(node, [z, alpha, x, y, beta]),)
+        return blas_call(fn, ffi, dtype, True, (2, 2), node.inputs[0].broadcastable, direct) or direct
+
+    thunk = _with_direct(make_direct)
 
     def prepare_into(node, inputs: list, target: np.ndarray) -> Callable | None:
         """Check the call (raising as the thunk would), then return ``run()`` accumulating

@@ -80,7 +80,7 @@ def extension(wait: bool = True) -> Optional[ModuleType]:
         with _LOCK:
             if configured in _BUILDING or configured in _MODULES:
                 return _MODULES.get(configured)
-            if not _cached():
+            if not _cached(configured):
                 _BUILDING[configured] = thread = threading.Thread(
                     target=_settle, args=(configured,), name="symtensor-dispatch-build", daemon=True)
                 thread.start()
@@ -89,10 +89,10 @@ def extension(wait: bool = True) -> Optional[ModuleType]:
     return _MODULES[configured]
 
 
-def _cached() -> bool:
+def _cached(configured: str) -> bool:
     """Whether an intact entry of the extension is in the cache (False on any doubt)."""
     try:
-        target = _target()
+        target = _target(configured)
         return target is not None and cache.verify_entry(target[3], target[2]) is not None
     except Exception:
         return False
@@ -104,7 +104,7 @@ def _settle(configured: str) -> None:
         if configured in _MODULES:
             return
         try:
-            module = _build_and_load()
+            module = _build_and_load(configured)
         except Exception as exc:   # optional: any failure means "use the Python path"
             _log.debug("symtensor's dispatch extension is unavailable: %s", exc, exc_info=True)
             module = None
@@ -122,35 +122,38 @@ def reset() -> None:
         _MODULES.clear()
 
 
-def _target() -> Optional[tuple]:
-    """(toolchain, flags, key, directory) of the extension's entry; None without headers."""
+def _target(configured: Optional[str] = None) -> Optional[tuple]:
+    """(toolchain, flags, key, directory) of the extension's entry for the compile directory
+    ``configured`` (default: the configured one, read now); None without headers. A
+    background build passes the directory it was started for, so a later change of the
+    setting cannot redirect it."""
     includes = _include_dirs()
     if includes is None:
         return None
     tc = toolchain.require_toolchain()
     flags = [f"-I{d}" for d in includes]
-    return tc, flags, module_key(tc, flags), cache.resolve_dir(config.compiledir)
+    return tc, flags, module_key(tc, flags), cache.resolve_dir(config.compiledir if configured is None else configured)
 
 
-def ensure_built() -> Optional[dict[str, str]]:
+def ensure_built(configured: Optional[str] = None) -> Optional[dict[str, str]]:
     """Make sure an intact entry of the extension is in the cache, without importing it;
     its paths (``so``, ``py``, ``json``), or None when Python's or numpy's headers are
     missing. Raises :class:`toolchain.CompilerUnavailable` or :class:`toolchain.CompileError`."""
-    target = _target()
+    target = _target(configured)
     if target is None:
         return None
     tc, flags, key, directory = target
     return cache.verify_entry(directory, key) or _compile(directory, tc, key, flags)
 
 
-def _build_and_load() -> Optional[ModuleType]:
-    paths = ensure_built()
+def _build_and_load(configured: Optional[str] = None) -> Optional[ModuleType]:
+    paths = ensure_built(configured)
     if paths is None:
         _log.debug("symtensor's dispatch extension is not built: Python.h or numpy's headers are missing")
         return None
     module = _load(paths["so"])
     if module is None:   # intact but not importable (another ABI, a foreign file): rebuild it
-        tc, flags, key, directory = _target()
+        tc, flags, key, directory = _target(configured)
         paths = _compile(directory, tc, key, flags)
         module = _load(paths["so"])
         if module is None:

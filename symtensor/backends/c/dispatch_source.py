@@ -359,6 +359,10 @@ PyInit_{MODULE_NAME}(void)
 
 #: The parts beyond the core, in module-init order: (C source, registration function name).
 PARTS: list = []
+from .dispatch_reduce import PART as _REDUCE_PART  # noqa: E402
+PARTS.append(_REDUCE_PART)
+from .dispatch_blas import PART as _BLAS_PART  # noqa: E402
+PARTS.append(_BLAS_PART)
 
 #: The extension's source.
 SOURCE = module_source(PARTS)

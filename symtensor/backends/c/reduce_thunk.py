@@ -16,6 +16,7 @@ import numpy as np
 
 from ...codegen.c.reduce import ReduceKernel
 from ...ops.fused_reduce import FusedReduce, elem_shape
+from .dispatch_reduce import reduce_call
 from .operands import strided_operand as _kernel_operand
 
 _PLAN_CACHE_SIZE = 64
@@ -43,7 +44,8 @@ def reduce_thunk(kernel: ReduceKernel, fn, ffi) -> Callable:
     It carries ``for_node(node)``: a callable taking the node's input values positionally and
     returning a 1-tuple holding the newly allocated output (the executor's direct protocol).
     Plans are cached per node by the inputs' shapes and strides, so a repeated call only
-    checks the operands' dtypes and alignment, allocates the output and calls the kernel."""
+    checks the operands' dtypes and alignment, allocates the output and calls the kernel;
+    with the dispatch extension that common call runs in C (see :mod:`.dispatch_reduce`)."""
     in_dtypes = [np.dtype(d) for d in kernel.in_dtypes]
     out_dtype = np.dtype(kernel.out_dtype)
     n = len(in_dtypes)
@@ -58,6 +60,8 @@ def reduce_thunk(kernel: ReduceKernel, fn, ffi) -> Callable:
         plans: dict = {}
 
         def direct(*inputs) -> tuple:
+            if len(inputs) != n:
+                raise TypeError(f"{node.op}: the kernel takes {n} inputs, got {len(inputs)}")
             for a, dt in zip(inputs, in_dtypes):
                 if type(a) is not ndarray or a.dtype != dt or not a.flags.aligned:
                     inputs = [_operand(v, t) for v, t in zip(inputs, in_dtypes)]
@@ -87,8 +91,19 @@ def reduce_thunk(kernel: ReduceKernel, fn, ffi) -> Callable:
                 del keep, out_buf
             return (out,)
 
-        bound[node] = direct
-        return direct
+        def plan(*inputs):
+            """The C caller's plan of a new layout (see ``reduce_call``): None where the
+            Python path decides (nothing to compute, perform's error, a shape error)."""
+            try:
+                p = _make_plan(kernel, node, list(inputs), out_dtype, ffi)
+            except Exception:   # the Python path raises it again, itself
+                return None
+            if p.action != "call":
+                return None
+            return (p.out_shape, p.path, p.kd, p.rd, *(tuple(a.tolist()) for a in p.arrays), p.offsets)
+
+        bound[node] = compiled = reduce_call(fn, ffi, in_dtypes, out_dtype, plan, direct) or direct
+        return compiled
 
     def thunk(node, inputs: Sequence, output_storage: list) -> None:
         output_storage[0][0] = for_node(node)(*inputs)[0]
