@@ -363,6 +363,8 @@ from .dispatch_reduce import PART as _REDUCE_PART  # noqa: E402
 PARTS.append(_REDUCE_PART)
 from .dispatch_blas import PART as _BLAS_PART  # noqa: E402
 PARTS.append(_BLAS_PART)
+from .dispatch_program import PART as _PROGRAM_PART  # noqa: E402
+PARTS.append(_PROGRAM_PART)
 
 #: The extension's source.
 SOURCE = module_source(PARTS)

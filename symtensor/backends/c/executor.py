@@ -9,9 +9,11 @@ from typing import Sequence
 
 from ...codegen.c import SCALAR_PRELUDE, renderer_for
 from ...graph.fg import FunctionGraph
-from ...graph.interpreter import Interpreter
+from ...graph.interpreter import (Interpreter, _copy_value, _lazy_contexts, _reusable_inputs, annotate_error,
+                                  schedule_code)
 from . import toolchain
 from .build import build
+from .dispatch_program import program_run
 from .inplace import plan_inplace_updates
 from .thunks import make_thunk
 
@@ -96,6 +98,28 @@ class CExecutor(Interpreter):
         thunks = {node: make_thunk(kernel, getattr(module.lib, compiled[node].name), module.ffi)
                   for node, kernel in kernels.items()}
         self.steps = [(node, thunks.get(node, perform), ins, outs) for node, perform, ins, outs in self.steps]
+
+    def plan(self) -> tuple:
+        """(run, fresh): the schedule as one compiled ``ProgramRun`` (see
+        :mod:`.dispatch_program`) where the dispatch extension is available, else the
+        interpreter's generated Python."""
+        if self._plan is None and not self.check_outputs:
+            contexts = _lazy_contexts(self._steps, self.output_cells)
+            reuse = _reusable_inputs(self._steps, self.output_cells, contexts)
+            built = program_run(self._steps, self.input_cells, self.output_cells, contexts, reuse,
+                                _copy_value, annotate_error)
+            if built is not None:
+                self._plan = built
+                self.run = built[0]
+                return built
+        return super().plan()
+
+    def plan_code(self, params: Sequence[str]):
+        """The Python schedule to inline in a caller, or None when a compiled program runs it."""
+        run, _ = self.plan()
+        if self.check_outputs or type(run).__name__ == "ProgramRun":
+            return None
+        return schedule_code(self._steps, self.input_cells, self.output_cells, params)
 
     def plan_inplace_updates(self, updates: Sequence[tuple]) -> None:
         """Compute the shared-variable updates that allow it into the old arrays (see
