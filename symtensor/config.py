@@ -61,6 +61,8 @@ _FLAGS: dict[str, _Flag] = {
     "gcc__cxxflags": _Flag("", None, doc="extra flags for every compiled C module"),
     "openmp": _Flag(True, None, convert=_to_bool, doc="threads in compiled loops above openmp_elemwise_minsize"),
     "openmp_elemwise_minsize": _Flag(65536, None, convert=int, doc="elements above which C loops use threads"),
+    "on_c_fallback": _Flag("ignore", ("ignore", "warn"),
+                           doc="'warn': compiling a function lists the ops it runs through numpy perform"),
 }
 
 

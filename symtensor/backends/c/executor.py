@@ -5,9 +5,11 @@ kernels is split into translation units that compile in parallel (:func:`split_p
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Sequence
 
 from ...codegen.c import SCALAR_PRELUDE, renderer_for
+from ...config import config
 from ...graph.fg import FunctionGraph
 from ...graph.interpreter import (Interpreter, _copy_value, _lazy_contexts, _reusable_inputs, annotate_error,
                                   schedule_code)
@@ -82,6 +84,7 @@ class CExecutor(Interpreter):
             if kernel is not None:
                 kernels[node] = kernel
         self.fallbacks = [n for n in self.nodes if n not in kernels]
+        _report_fallbacks(self.fallbacks)
         self.n_kernels = len(kernels)
         if not kernels:
             return
@@ -130,6 +133,19 @@ class CExecutor(Interpreter):
         self.inplace_nodes = [entry[0] for entry in getattr(tail, "entries", ())]
         if self.inplace_nodes:
             self.steps = steps
+
+
+def _report_fallbacks(nodes: list) -> None:
+    """Under ``config.on_c_fallback='warn'``, one warning naming the ops (with counts) that run
+    through their numpy ``perform`` in this function (no C rendering)."""
+    if not nodes or config.on_c_fallback != "warn":
+        return
+    counts: dict = {}
+    for node in nodes:
+        counts[str(node.op)] = counts.get(str(node.op), 0) + 1
+    listed = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in sorted(counts.items()))
+    warnings.warn(f"{len(nodes)} node(s) of this function have no C rendering and run numpy perform: {listed}",
+                  RuntimeWarning, stacklevel=2)
 
 
 def make_executor(fgraph: FunctionGraph):

@@ -120,3 +120,15 @@ def test_without_compiler_make_executor_uses_numpy(compiledir, monkeypatch):
     want = T.function(inputs, outs, mode="FAST_COMPILE")(*values)
     for g, w in zip(ex(values), want):
         np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-15)
+
+
+def test_on_c_fallback_warn_lists_the_perform_nodes():
+    import warnings as _w
+    import symtensor as T
+    x = T.dmatrix("x")
+    with T.config.change_flags(on_c_fallback="warn"):
+        with pytest.warns(RuntimeWarning, match="no C rendering.*Sort"):
+            T.function([x], T.sort(x, axis=1) + 1)
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        T.function([x], T.sort(x, axis=1) + 1)     # the default says nothing
