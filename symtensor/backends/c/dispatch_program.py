@@ -19,6 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Callable, Optional, Sequence
 
+from . import dispatch_views
+
 _log = logging.getLogger(__name__)
 
 #: Instruction kinds (the C code's ``ST_OP_*``).
@@ -379,6 +381,8 @@ def program_run(steps: list, input_cells: list, output_cells: list, contexts: di
                 fresh_cells.update(id(c) for c in out_cells)
             else:
                 call = _performer(fn, node, len(out_cells))
+                if fn == getattr(node.op, "perform", None):   # a view op's perform: in C where it can be
+                    call = dispatch_views.view_call(node, call) or call
             in_tuple = tuple(ref(r) for r in in_refs)
             code.append([CALL, call, in_tuple, outs_of(out_cells), i, 0])
 

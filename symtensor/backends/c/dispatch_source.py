@@ -365,6 +365,8 @@ from .dispatch_blas import PART as _BLAS_PART  # noqa: E402
 PARTS.append(_BLAS_PART)
 from .dispatch_program import PART as _PROGRAM_PART  # noqa: E402
 PARTS.append(_PROGRAM_PART)
+from .dispatch_views import PART as _VIEWS_PART  # noqa: E402
+PARTS.append(_VIEWS_PART)
 
 #: The extension's source.
 SOURCE = module_source(PARTS)

@@ -15,7 +15,9 @@ from ...graph.interpreter import (Interpreter, _copy_value, _lazy_contexts, _reu
                                   schedule_code)
 from . import toolchain
 from .build import build
+from . import dispatch
 from .dispatch_program import program_run
+from .dispatch_views import view_spec
 from .inplace import plan_inplace_updates
 from .thunks import make_thunk
 
@@ -84,7 +86,7 @@ class CExecutor(Interpreter):
             if kernel is not None:
                 kernels[node] = kernel
         self.fallbacks = [n for n in self.nodes if n not in kernels]
-        _report_fallbacks(self.fallbacks)
+        _report_fallbacks([n for n in self.fallbacks if view_spec(n) is None or dispatch.extension(wait=False) is None])
         self.n_kernels = len(kernels)
         if not kernels:
             return
@@ -137,7 +139,8 @@ class CExecutor(Interpreter):
 
 def _report_fallbacks(nodes: list) -> None:
     """Under ``config.on_c_fallback='warn'``, one warning naming the ops (with counts) that run
-    through their numpy ``perform`` in this function (no C rendering)."""
+    through their numpy ``perform`` in this function (no C rendering; shape and indexing views
+    that the dispatch extension computes in C are not listed)."""
     if not nodes or config.on_c_fallback != "warn":
         return
     counts: dict = {}
