@@ -353,14 +353,7 @@ static PyTypeObject BlasCallType = {
 
 static int st_register_blas(PyObject *m)
 {
-    if (PyType_Ready(&BlasCallType) < 0)
-        return -1;
-    Py_INCREF(&BlasCallType);
-    if (PyModule_AddObject(m, "BlasCall", (PyObject *)&BlasCallType) < 0) {
-        Py_DECREF(&BlasCallType);
-        return -1;
-    }
-    return 0;
+    return st_add_type(m, &BlasCallType, "BlasCall");
 }
 """
 

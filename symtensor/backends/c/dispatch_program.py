@@ -299,14 +299,7 @@ static PyTypeObject ProgramRunType = {
 
 static int st_register_program(PyObject *m)
 {
-    if (PyType_Ready(&ProgramRunType) < 0)
-        return -1;
-    Py_INCREF(&ProgramRunType);
-    if (PyModule_AddObject(m, "ProgramRun", (PyObject *)&ProgramRunType) < 0) {
-        Py_DECREF(&ProgramRunType);
-        return -1;
-    }
-    return 0;
+    return st_add_type(m, &ProgramRunType, "ProgramRun");
 }
 """
 

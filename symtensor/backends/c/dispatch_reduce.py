@@ -427,14 +427,7 @@ static PyTypeObject ReduceCallType = {
 
 static int st_register_reduce(PyObject *m)
 {
-    if (PyType_Ready(&ReduceCallType) < 0)
-        return -1;
-    Py_INCREF(&ReduceCallType);
-    if (PyModule_AddObject(m, "ReduceCall", (PyObject *)&ReduceCallType) < 0) {
-        Py_DECREF(&ReduceCallType);
-        return -1;
-    }
-    return 0;
+    return st_add_type(m, &ReduceCallType, "ReduceCall");
 }
 """
 

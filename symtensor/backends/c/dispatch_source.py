@@ -317,16 +317,22 @@ static PyTypeObject ElemwiseCallType = {
     .tp_members = ElemwiseCall_members,
 };
 
-static int st_register_elemwise(PyObject *m)
+/* Ready ``type`` and add it to module ``m`` as ``name`` (each part's registration). */
+static int st_add_type(PyObject *m, PyTypeObject *type, const char *name)
 {
-    if (PyType_Ready(&ElemwiseCallType) < 0)
+    if (PyType_Ready(type) < 0)
         return -1;
-    Py_INCREF(&ElemwiseCallType);
-    if (PyModule_AddObject(m, "ElemwiseCall", (PyObject *)&ElemwiseCallType) < 0) {
-        Py_DECREF(&ElemwiseCallType);
+    Py_INCREF(type);
+    if (PyModule_AddObject(m, name, (PyObject *)type) < 0) {
+        Py_DECREF(type);
         return -1;
     }
     return 0;
+}
+
+static int st_register_elemwise(PyObject *m)
+{
+    return st_add_type(m, &ElemwiseCallType, "ElemwiseCall");
 }
 """ % {"max_operands": MAX_OPERANDS, "module": MODULE_NAME}
 

@@ -357,14 +357,7 @@ static PyTypeObject ViewCallType = {
 
 static int st_register_views(PyObject *m)
 {
-    if (PyType_Ready(&ViewCallType) < 0)
-        return -1;
-    Py_INCREF(&ViewCallType);
-    if (PyModule_AddObject(m, "ViewCall", (PyObject *)&ViewCallType) < 0) {
-        Py_DECREF(&ViewCallType);
-        return -1;
-    }
-    return 0;
+    return st_add_type(m, &ViewCallType, "ViewCall");
 }
 """
 
