@@ -17,8 +17,14 @@ import numpy as np
 from .timing import median_time
 
 
+#: Whether peers (PyTensor, JAX, PyTorch) are measured; the runner measures symtensor and
+#: numpy with this off, then the peers (see ``__main__``).
+PEERS = {"enabled": True}
+
+
 def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    """Whether the peer ``module`` is installed and peers are being measured."""
+    return PEERS["enabled"] and importlib.util.find_spec(module) is not None
 
 
 # --- (a) elementwise chain ---------------------------------------------------------------------

@@ -14,7 +14,6 @@ so they get the flipped filters, which makes every step compute the same numbers
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -23,15 +22,12 @@ import textwrap
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .cases import have
 from .timing import median_time
 
 BATCH, LR = 64, 0.1
 #: Seconds torch.compile may take (child process, compile + measurement) before it is skipped.
 TORCH_COMPILE_LIMIT_S = 120
-
-
-def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 # --- data and parameters ----------------------------------------------------------------------
