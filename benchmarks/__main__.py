@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from .cases import CASES, PEERS
+from .cases import CASES
+from .peers import PEERS
 from .timing import fmt
 
 

@@ -5,7 +5,6 @@ installed (they are optional peers, never dependencies of symtensor).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -14,17 +13,10 @@ import textwrap
 
 import numpy as np
 
+from .peers import have
 from .timing import median_time
 
 
-#: Whether peers (PyTensor, JAX, PyTorch) are measured; the runner measures symtensor and
-#: numpy with this off, then the peers (see ``__main__``).
-PEERS = {"enabled": True}
-
-
-def have(module: str) -> bool:
-    """Whether the peer ``module`` is installed and peers are being measured."""
-    return PEERS["enabled"] and importlib.util.find_spec(module) is not None
 
 
 # --- (a) elementwise chain ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cases import have
+from .peers import have
 from .timing import median_time
 
 MLP_SIZES = (100, 1000, 1000, 100)

@@ -22,7 +22,7 @@ import textwrap
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .cases import have
+from .peers import have
 from .timing import median_time
 
 BATCH, LR = 64, 0.1
