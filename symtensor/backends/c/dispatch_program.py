@@ -128,6 +128,10 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_ValueError, "ProgramRun: need 0 <= n_inputs <= n_slots");
         return NULL;
     }
+    if (!PyCallable_Check(annotate)) {
+        PyErr_SetString(PyExc_TypeError, "ProgramRun: annotate must be callable");
+        return NULL;
+    }
     ProgramRun *self = (ProgramRun *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     self->vectorcall = program_vectorcall;
@@ -147,7 +151,7 @@ static PyObject *program_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         if (!PyArg_ParseTuple(t, "iOOOOii", &c->op, &fn, &in, &out, &rel, &c->step, &c->target))
             goto fail;
         if (c->op < ST_OP_CALL || c->op > ST_OP_JUMP || ((c->op != ST_OP_CALL) &&
-                (c->target < 0 || c->target > self->n_instr))) {
+                (c->target <= i || c->target > self->n_instr))) {   /* jumps go forward only */
             PyErr_Format(PyExc_ValueError, "ProgramRun: instruction %zd is malformed", i);
             goto fail;
         }
@@ -183,12 +187,16 @@ static inline PyObject *program_ref(PyObject **slots, PyObject *consts, Py_ssize
 static void program_annotate(ProgramRun *self, int step)
 {
     PyObject *type, *value, *tb;
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return;                    /* KeyboardInterrupt, SystemExit...: untouched, as in Python */
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
     PyObject *new = value == NULL ? NULL : PyObject_CallFunction(self->annotate, "iO", step, value);
-    if (new == NULL) {            /* annotating failed: keep the original error */
-        if (PyErr_Occurred()) { Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb); return; }
+    if (new == NULL || !PyExceptionInstance_Check(new)) {
+        /* annotating failed or gave no exception: the original error, unchanged */
+        Py_XDECREF(new);
+        PyErr_Clear();
         PyErr_Restore(type, value, tb);
         return;
     }
@@ -198,8 +206,9 @@ static void program_annotate(ProgramRun *self, int step)
         Py_INCREF(value);
         PyException_SetContext(new, value);
     }
-    PyErr_SetObject((PyObject *)Py_TYPE(new), new);
-    Py_DECREF(new);
+    PyObject *new_tb = PyException_GetTraceback(new);
+    Py_INCREF(Py_TYPE(new));
+    PyErr_Restore((PyObject *)Py_TYPE(new), new, new_tb);     /* steals all three: no new context */
     Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
 }
 
@@ -207,6 +216,10 @@ static PyObject *program_vectorcall(PyObject *obj, PyObject *const *args, size_t
 {
     ProgramRun *self = (ProgramRun *)obj;
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf), i, pc = 0;
+    if (self->keepalive == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "this compiled schedule has been cleared");
+        return NULL;
+    }
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
         PyErr_SetString(PyExc_TypeError, "a compiled schedule takes positional values only");
         return NULL;
@@ -235,6 +248,8 @@ static PyObject *program_vectorcall(PyObject *obj, PyObject *const *args, size_t
                 program_annotate(self, c->step);
                 goto done;
             }
+            for (int k = 0; k < c->n_release; k++)
+                Py_CLEAR(slots[c->release[k]]);
             pc = truth ? pc + 1 : c->target;
             continue;
         }

@@ -296,6 +296,16 @@ ViewCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
             goto bad;
         self->bcast[k] = (char)truth;
     }
+    {   /* a DimShuffle spec must be consistent: the kept axes, permuted, fill the non-'x' entries */
+        int kept = 0;
+        for (k = 0; k < n_bcast; k++)
+            kept += !self->bcast[k];
+        if (kind == ST_DS_GENERAL && (n_perm != self->n_keep || kept != n_perm))
+            goto bad;
+        for (k = 0; k < n_perm; k++)
+            if (self->perm[k] < 0 || self->perm[k] >= (kind == ST_DS_GENERAL ? self->n_keep : ndim))
+                goto bad;
+    }
     return (PyObject *)self;
 bad:
     if (!PyErr_Occurred())

@@ -161,3 +161,31 @@ def test_malformed_programs_are_refused(ext):
     bad = ext.ProgramRun(1, 2, ((0, lambda a: a, (0,), (1,), (), 0, 0),), (1,), (), lambda s, e: e)
     with pytest.raises(TypeError, match="tuple"):
         bad(1)
+
+
+def _boom(a):
+    raise ValueError("boom")
+
+
+def test_a_broken_annotate_keeps_the_original_error(ext):
+    for annotate in (lambda s, e: "not an exception", lambda s, e: 1 / 0):
+        run = ext.ProgramRun(1, 2, ((0, _boom, (0,), (1,), (), 0, 0),), (1,), (), annotate)
+        with pytest.raises(ValueError, match="boom"):
+            run(1)
+
+
+def test_interrupts_are_not_annotated(ext):
+    def interrupt(a):
+        raise KeyboardInterrupt()
+    run = ext.ProgramRun(1, 2, ((0, interrupt, (0,), (1,), (), 0, 0),), (1,), (),
+                         lambda s, e: RuntimeError("annotated"))
+    with pytest.raises(KeyboardInterrupt) as info:
+        run(1)
+    assert "annotated" not in str(info.value)
+
+
+def test_backward_jumps_and_uncallable_annotate_are_refused(ext):
+    with pytest.raises(ValueError):
+        ext.ProgramRun(1, 1, ((2, None, (), (), (), 0, 0),), (0,), (), lambda s, e: e)
+    with pytest.raises(TypeError):
+        ext.ProgramRun(1, 1, (), (0,), (), None)
