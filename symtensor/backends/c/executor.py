@@ -1,7 +1,11 @@
 """Run a rewritten FunctionGraph with compiled C kernels where the op has a C rendering and
 numpy ``perform`` elsewhere. All kernels of one function are compiled into one module
 (cached on disk by content), so a function costs one build at most; a module with many
-kernels is split into translation units that compile in parallel (:func:`split_parts`)."""
+kernels is split into translation units that compile in parallel (:func:`split_parts`).
+
+The schedule itself runs as one ``ProgramRun`` call (:mod:`.dispatch_program`) where the
+dispatch extension is available, else as the interpreter's generated Python; shared-variable
+updates may be planned in place (:mod:`.inplace`)."""
 from __future__ import annotations
 
 import os
