@@ -10,8 +10,9 @@ and strides) are identical:
 * ``Shape`` / ``Shape_i``: a fresh int64 vector / 0-d int64 array of the input's dimensions;
 * ``Reshape``: ``PyArray_Newshape`` with an int64 shape vector whose target ``perform``'s check
   accepts (at most one -1, the sizes agreeing);
-* ``Subtensor`` with constant indices only: the index tuple, computed once, applied with
-  ``PyObject_GetItem``.
+* basic ``Subtensor``: the index tuple applied with ``PyObject_GetItem``; computed once when
+  it is all constants, else built per call from a template whose symbolic parts (ints, slice
+  bounds and steps) take the scalar inputs' ``__index__`` values, as ``perform``'s ``int()`` does.
 
 Any other call (not an exact ndarray, another rank, a bad shape, any numpy error) goes
 unchanged to the fallback, the op's ``perform``, so results and errors are that path's own.
@@ -42,13 +43,15 @@ typedef struct {
     vectorcallfunc vectorcall;
     int kind;
     int ndim;                  /* the input's rank; -1: any */
-    int n;                     /* Shape_i: the axis; Reshape: the target's rank */
+    int n;                     /* Shape_i: the axis; Reshape: the target's rank;
+                                  Subtensor: how many scalar index inputs follow x */
     int n_perm, n_keep, n_order;
     npy_intp perm[NPY_MAXDIMS];        /* DimShuffle: the transpose's axes */
     char drop[NPY_MAXDIMS];            /* DimShuffle (general): input axes dropped */
     char bcast[NPY_MAXDIMS];           /* DimShuffle (general): output axis i is an 'x' */
     Py_ssize_t calls;          /* calls completed in C (tests, profiling) */
-    PyObject *index;           /* DimShuffle (index) / Subtensor: the index, or None */
+    PyObject *index;           /* DimShuffle (index) / Subtensor: the index (with n > 0, its
+                                  template: see view_sub_index), or None */
     PyObject *fallback;        /* the Python path: any call the checks refuse */
 } ViewCall;
 
@@ -138,6 +141,94 @@ view_reshape_dims(ViewCall *self, PyArrayObject *x, PyObject *s, npy_intp *dims)
     return rest == size;
 }
 
+/* One part of a Subtensor template entry: None, a 1-tuple holding a constant, or the position of
+   the argument whose __index__ value it takes (NULL with an error set when it has none) */
+static PyObject *
+view_sub_part(PyObject *part, PyObject *const *args)
+{
+    if (PyTuple_Check(part))
+        part = PyTuple_GET_ITEM(part, 0);
+    else if (part != Py_None)
+        return PyNumber_Index(args[PyLong_AsSsize_t(part)]);
+    Py_INCREF(part);
+    return part;
+}
+
+/* A Subtensor's index from its template and the call's scalar inputs: a tuple entry of the
+   template is symbolic, (part,) an int and (start, stop, step) a slice, whose parts are as
+   view_sub_part reads them; any other entry is used as it is. NULL with an error set on failure. */
+static PyObject *
+view_sub_index(ViewCall *self, PyObject *const *args)
+{
+    PyObject *tmpl = self->index, *idx, *e, *v, *p[3];
+    Py_ssize_t k, m = PyTuple_GET_SIZE(tmpl);
+    int j;
+    idx = PyTuple_New(m);
+    if (idx == NULL)
+        return NULL;
+    for (k = 0; k < m; k++) {
+        e = PyTuple_GET_ITEM(tmpl, k);
+        if (!PyTuple_Check(e)) {
+            Py_INCREF(e);
+            v = e;
+        } else if (PyTuple_GET_SIZE(e) == 1) {
+            v = view_sub_part(PyTuple_GET_ITEM(e, 0), args);
+        } else {
+            v = NULL;
+            for (j = 0; j < 3; j++) {
+                p[j] = view_sub_part(PyTuple_GET_ITEM(e, j), args);
+                if (p[j] == NULL)
+                    break;
+            }
+            if (j == 3)
+                v = PySlice_New(p[0], p[1], p[2]);
+            while (j-- > 0)
+                Py_DECREF(p[j]);
+        }
+        if (v == NULL) {
+            Py_DECREF(idx);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(idx, k, v);
+    }
+    return idx;
+}
+
+/* Whether a Subtensor template (see view_sub_index) refers only to arguments 1..n */
+static int
+view_sub_template_ok(PyObject *tmpl, int n)
+{
+    Py_ssize_t k, j, size;
+    for (k = 0; k < PyTuple_GET_SIZE(tmpl); k++) {
+        PyObject *e = PyTuple_GET_ITEM(tmpl, k);
+        if (!PyTuple_Check(e))
+            continue;
+        size = PyTuple_GET_SIZE(e);
+        if (size != 1 && size != 3)
+            return 0;
+        for (j = 0; j < size; j++) {
+            PyObject *part = PyTuple_GET_ITEM(e, j);
+            if (part == Py_None)
+                continue;
+            if (PyTuple_Check(part)) {
+                if (PyTuple_GET_SIZE(part) != 1)
+                    return 0;
+                continue;
+            }
+            if (!PyLong_CheckExact(part))
+                return 0;
+            {
+                Py_ssize_t at = PyLong_AsSsize_t(part);
+                if (at < 1 || at > n) {
+                    PyErr_Clear();
+                    return 0;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
 static PyObject *
 view_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -148,7 +239,9 @@ view_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
     npy_intp dims[NPY_MAXDIMS];
     int d;
 
-    if (kwnames != NULL || nargs != (self->kind == ST_RESHAPE ? 2 : 1) || Py_TYPE(args[0]) != &PyArray_Type)
+    if (kwnames != NULL
+        || nargs != (self->kind == ST_RESHAPE ? 2 : self->kind == ST_SUBTENSOR ? 1 + self->n : 1)
+        || Py_TYPE(args[0]) != &PyArray_Type)
         return view_fallback(self, args, nargsf, kwnames);
     x = (PyArrayObject *)args[0];
     if (self->ndim >= 0 && PyArray_NDIM(x) != self->ndim)
@@ -162,8 +255,18 @@ view_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
         break;
     }
     case ST_DS_INDEX:
-    case ST_SUBTENSOR:
         out = PyObject_GetItem(args[0], self->index);
+        break;
+    case ST_SUBTENSOR:
+        if (self->n == 0) {
+            out = PyObject_GetItem(args[0], self->index);
+        } else {
+            PyObject *idx = view_sub_index(self, args);
+            if (idx == NULL)   /* a scalar without __index__: the Python path decides */
+                break;
+            out = PyObject_GetItem(args[0], idx);
+            Py_DECREF(idx);
+        }
         break;
     case ST_DS_GENERAL:
         out = view_dimshuffle_general(self, x);
@@ -261,10 +364,12 @@ ViewCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
                                      &index, &fallback))
         return NULL;
     if (kind < ST_DS_TRANSPOSE || kind > ST_SUBTENSOR || ndim < -1 || ndim > NPY_MAXDIMS || n < 0
-        || n > NPY_MAXDIMS || !PyCallable_Check(fallback)
-        || ((kind == ST_DS_INDEX || kind == ST_SUBTENSOR) && !PyTuple_Check(index))) {
+        || n > (kind == ST_SUBTENSOR ? 4 * NPY_MAXDIMS : NPY_MAXDIMS) || !PyCallable_Check(fallback)
+        || ((kind == ST_DS_INDEX || kind == ST_SUBTENSOR) && !PyTuple_Check(index))
+        || (kind == ST_SUBTENSOR && n > 0 && !view_sub_template_ok(index, n))) {
         PyErr_SetString(PyExc_ValueError, "ViewCall: unsupported view (a kind in 0..6, ranks of at most "
-                        "NPY_MAXDIMS, an index tuple for an index kind and a callable fallback are expected)");
+                        "NPY_MAXDIMS, an index tuple for an index kind (a Subtensor template referring to "
+                        "arguments 1..n when n > 0) and a callable fallback are expected)");
         return NULL;
     }
     self = (ViewCall *)type->tp_alloc(type, 0);
@@ -377,7 +482,8 @@ PART = (SOURCE % {"module": MODULE_NAME}, "st_register_views")
 
 def view_spec(node) -> Optional[tuple]:
     """``ViewCall``'s arguments for ``node`` (kind, ndim, n, perm, drop, bcast, index), or None
-    when its op is not one this part computes."""
+    when its op is not one this part computes (for a Subtensor with scalar index inputs, n is
+    their number and index the template of :func:`_subtensor_template`)."""
     from ...ops.elemwise import DimShuffle   # ops are an earlier stage: imported lazily for speed
     from ...ops.shape import Reshape, Shape, Shape_i
     from ...ops.subtensor import Subtensor
@@ -400,7 +506,47 @@ def view_spec(node) -> Optional[tuple]:
         return RESHAPE, -1, op.ndim, (), (), (), None
     if kind is Subtensor and len(node.inputs) == 1:
         return SUBTENSOR, node.inputs[0].ndim, 0, (), (), (), op._np_index(())
+    if kind is Subtensor:
+        template = _subtensor_template(op.idx_list)
+        if template is not None and template[0] == len(node.inputs) - 1:
+            return SUBTENSOR, node.inputs[0].ndim, template[0], (), (), (), template[1]
     return None
+
+
+def _subtensor_template(idx_list) -> Optional[tuple]:
+    """(number of scalar inputs, index template) for a basic ``Subtensor`` with symbolic parts,
+    or None for an entry this part does not know. The template is ``_np_index``'s tuple with each
+    entry that has symbolic parts a tuple instead: ``(ref,)`` for an int, ``(start, stop, step)``
+    for a slice, each part None, ``(constant,)`` or ``ref``, the position of the call argument
+    (1 for the first scalar input) whose ``__index__`` value it takes."""
+    from ...ops.subtensor import SYM
+    out, k = [], 0
+    for e in idx_list:
+        if e is None or (type(e) is int):
+            out.append(e)
+        elif e == SYM:
+            k += 1
+            out.append((k,))
+        elif isinstance(e, tuple) and len(e) == 4 and e[0] == "slice":
+            if SYM not in e[1:]:
+                out.append(slice(*e[1:]))
+                continue
+            parts = []
+            for b in e[1:]:
+                if b is None:
+                    parts.append(None)
+                elif b == SYM:
+                    k += 1
+                    parts.append(k)
+                elif type(b) is int:
+                    parts.append((b,))
+                else:
+                    return None
+            out.append(tuple(parts))
+        else:
+            return None
+    out.append(Ellipsis)   # as _np_index: a fully integer-indexed result stays a 0-d view
+    return k, tuple(out)
 
 
 def view_call(node, fallback: Callable) -> Optional[Callable]:

@@ -148,6 +148,119 @@ def test_constant_subtensor_same_as_perform(ext, rng, index):
         check(out.owner, value, in_c=in_range)
 
 
+# --------------------------------------------------------------------------- symbolic subtensors
+
+def _scalars(*names, dtype="int64"):
+    return [T.scalar(n, dtype=dtype) for n in names]
+
+
+SYMBOLIC = [   # (builder of x[...] from x and the scalars i, j, k; the scalars' values to try)
+    (lambda x, i, j, k: x[i], [(0,), (3,), (-1,), (-4,)]),
+    (lambda x, i, j, k: x[i, j], [(1, 2), (-1, -5), (0, 4)]),
+    (lambda x, i, j, k: x[i:j], [(1, 3), (-3, -1), (3, 1), (-10, 10), (0, 0)]),
+    (lambda x, i, j, k: x[::k], [(2,), (-1,), (-3,), (7,)]),
+    (lambda x, i, j, k: x[i:j:k], [(3, 0, -1), (-1, -10, -2), (0, 4, 3), (10, -10, -4), (1, 3, 1)]),
+    (lambda x, i, j, k: x[i, 2:j:k], [(1, 5, 1), (-2, 0, -1), (0, -1, 2), (3, 2, -3)]),
+    (lambda x, i, j, k: x[None, 1:i, j], [(3, -1), (4, 0), (0, 2)]),
+    (lambda x, i, j, k: x[:i:-1, None], [(0,), (-2,), (-7,)]),
+]
+
+
+@pytest.mark.parametrize("case", range(len(SYMBOLIC)))
+def test_symbolic_subtensor_same_as_perform(ext, rng, case):
+    build, values = SYMBOLIC[case]
+    out = build(T.matrix("x"), *_scalars("i", "j", "k"))
+    node = out.owner
+    assert type(node.op) is Subtensor and len(node.inputs) > 1
+    for _, value in layouts(rng, (4, 5)):
+        for ints in values:
+            scalars = [np.array(v, dtype="int64") for v in ints[:len(node.inputs) - 1]]
+            args = (value, *scalars)
+            try:
+                node.op.perform(node, list(args), [[None]])
+                in_c = True
+            except IndexError:
+                in_c = False   # out of range (the zero-size layout): the Python path raises
+            check(node, *args, in_c=in_c)
+
+
+def test_symbolic_subtensor_scalar_kinds(ext, rng):
+    x, i = T.matrix("x"), T.scalar("i", dtype="int32")
+    node = x[i, ::i].owner
+    value = rand(rng, (4, 5))
+    for scalar in (np.array(2, "int32"), np.array(-1, "int8"), np.array(3, "uint64"), np.int16(-2), 1,
+                   noncontiguous(np.array(2, "int32"))):
+        check(node, value, scalar, scalar)
+    check(node, value, np.array(1.0), np.array(1.0), in_c=False)    # no __index__: perform's int()
+    check(node, value, np.array([1]), np.array([1]), in_c=False)    # not a scalar: perform decides
+
+
+def test_symbolic_subtensor_zero_d_and_zero_size(ext, rng):
+    v, i, j = T.vector("v"), *_scalars("i", "j")
+    check(v[i].owner, rand(rng, (3,)), np.array(-3))                 # a 0-d view
+    got = calls_of(v[i].owner)[0](rand(rng, (3,)), np.array(1))[0]
+    assert got.ndim == 0 and got.base is not None
+    check(v[i:j].owner, rand(rng, (0,)), np.array(0), np.array(5))   # zero-size in, zero-size out
+    check(v[i:j].owner, rand(rng, (3,)), np.array(2), np.array(1))   # an empty slice
+    check(T.matrix("x")[i, j:].owner, rand(rng, (2, 0)), np.array(1), np.array(-1))
+
+
+def test_symbolic_subtensor_errors_are_performs(ext, rng):
+    x, (i, j, k) = T.matrix("x"), _scalars("i", "j", "k")
+    value = rand(rng, (4, 5))
+    check(x[i].owner, value, np.array(4), in_c=False)                # out of range: IndexError
+    check(x[i].owner, value, np.array(-5), in_c=False)
+    check(x[i].owner, value, np.array(2**62), in_c=False)
+    check(x[1, j].owner, value, np.array(9), in_c=False)
+    check(x[::k].owner, value, np.array(0), in_c=False)              # a zero step: ValueError
+    call, fallback = calls_of(x[i].owner)
+    with pytest.raises(IndexError) as c_err:
+        call(value, np.array(7))
+    with pytest.raises(IndexError) as py_err:
+        fallback(value, np.array(7))
+    assert str(c_err.value) == str(py_err.value)
+    check(x[i].owner, value, in_c=False)                             # too few arguments: Python
+    check(x[i].owner, in_c=False)                                    # none at all
+    check(x[i].owner, rand(rng, (2, 3, 4)), np.array(1), in_c=False) # another rank
+
+
+def test_symbolic_subtensor_compiled_equals_fast_compile(ext, monkeypatch, rng):
+    made = []
+    real = dispatch_views.view_call
+
+    def recording(node, fallback):
+        call = real(node, fallback)
+        made.append(call)
+        return call
+
+    monkeypatch.setattr(dispatch_views, "view_call", recording)
+    x, (i, j, k) = T.tensor3("x"), _scalars("i", "j", "k")
+    outs = [x[i], x[i:j, ::k], x[-1, j:i:k, None, i], x[:, i]]
+    fast = T.function([x, i, j, k], outs, mode="FAST_RUN")
+    slow = T.function([x, i, j, k], outs, mode="FAST_COMPILE")
+    views = [c for c in made if c is not None and c.kind == dispatch_views.SUBTENSOR]
+    assert views
+    for _, value in layouts(rng, (3, 4, 5)):
+        for ints in [(1, 3, 1), (-1, 0, -1), (2, -4, -2), (0, 4, 3)]:
+            if value.shape[0] == 0:
+                continue   # x[i] is out of range: the error test below covers it
+            got, want = fast(value, *ints), slow(value, *ints)
+            for g, w in zip(got, want):
+                assert g.dtype == w.dtype and g.shape == w.shape
+                np.testing.assert_array_equal(g, w)
+    assert all(c.calls > 0 for c in views), [c.calls for c in views]
+    for f in (fast, slow):
+        with pytest.raises(IndexError, match="out of bounds"):
+            f(rand(rng, (3, 4, 5)), 3, 0, 1)
+
+
+def test_bad_subtensor_template_is_refused(ext):
+    for n, template in [(1, ((2,), Ellipsis)), (1, ((0,), Ellipsis)), (2, ((1, 2),)), (1, ((1.0,),)),
+                        (1, ((True,),)), (1, (((1, 2), None, None),))]:
+        with pytest.raises(ValueError, match="unsupported view"):
+            ext.ViewCall(dispatch_views.SUBTENSOR, 2, n, (), (), (), template, print)
+
+
 # --------------------------------------------------------------------------- the Python path decides
 
 def test_bad_input_gets_the_python_paths_errors(ext, rng):
@@ -259,9 +372,13 @@ def test_no_reference_or_memory_leak(ext, rng):
         (DimShuffle(3, (2, "x", 1)), (var((1, None, None)),)), (Shape(), (x2,)), (Shape_i(1), (x2,)),
         (Reshape(2), (x2, shp))]]
     calls.append(calls_of(T.matrix("x")[1, ::-1].owner)[0])
+    i, j, k = (T.scalar(n, dtype="int64") for n in "ijk")
+    calls.append(calls_of(T.matrix("x")[i, j:-1:k].owner)[0])
+    calls.append(calls_of(T.matrix("x")[None, i:j].owner)[0])
     x, x3, target, bad = rand(rng, (3, 4)), rand(rng, (1, 3, 4)), np.array([2, 6]), np.array([5, 5])
-    args = [(x,), (x,), (x3,), (x,), (x,), (x, target), (x,)]
-    reshape = calls[5]
+    si, sj, sk = np.array(-1), np.array(3), np.array(-2)
+    args = [(x,), (x,), (x3,), (x,), (x,), (x, target), (x,), (x, si, sj, sk), (x, si, sj)]
+    reshape, symbolic = calls[5], calls[7]
 
     def once():
         for call, a in zip(calls, args):
@@ -269,7 +386,7 @@ def test_no_reference_or_memory_leak(ext, rng):
 
     once()
     gc.collect()
-    tracked = (x, x3, target, bad) + tuple(calls)
+    tracked = (x, x3, target, bad, si, sj, sk) + tuple(calls)
     before = [sys.getrefcount(o) for o in tracked]
     tracemalloc.start()
     try:
@@ -277,6 +394,8 @@ def test_no_reference_or_memory_leak(ext, rng):
             once()
             with pytest.raises(ValueError):
                 reshape(x, bad)
+            with pytest.raises(IndexError):
+                symbolic(x, sj, si, sk)   # out of range: built in C, then the Python path
         gc.collect()
         start = tracemalloc.take_snapshot()
         for _ in range(100_000):
@@ -284,6 +403,8 @@ def test_no_reference_or_memory_leak(ext, rng):
         for _ in range(2000):
             with pytest.raises(ValueError):
                 reshape(x, bad)
+            with pytest.raises(IndexError):
+                symbolic(x, sj, si, sk)
         gc.collect()
         end = tracemalloc.take_snapshot()
     finally:
