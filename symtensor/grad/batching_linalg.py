@@ -2,12 +2,12 @@
 
 The ops take one matrix; numpy.linalg takes stacks of them. ``StackedLinalg`` applies
 inverse, determinant, solve or Cholesky to a whole stack in one numpy call (no loop over the
-samples in Python); its derivatives vectorize the per-matrix op's rules, as the per-sample
-fall-back does. The diagonal ops are rewritten with indexing, which has a batching rule.
+samples in Python); node building and derivatives are ``BatchedApply``'s, shared with the
+per-sample fall-back. The diagonal ops are rewritten with indexing, which has a batching rule.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from ..ops import api as A
 from ..ops.linalg import AllocDiag, Cholesky, Det, ExtractDiag, MatrixInverse, Solve
 from ..ops.shape import shape_i
 from .batching_rules import is_batched, via
-from .vectorize import PerSample, register_vectorize
+from .vectorize import BatchedApply, register_vectorize
 
 
 def _stacked_inverse(op: MatrixInverse, x: np.ndarray, b: None) -> np.ndarray:
@@ -54,38 +54,18 @@ def _stacked_cholesky(op: Cholesky, x: np.ndarray, b: None) -> np.ndarray:
 _NAMES = {MatrixInverse: "matrix_inverse", Det: "det", Solve: "solve", Cholesky: "cholesky"}
 
 
-class StackedLinalg(Op):
+class StackedLinalg(BatchedApply):
     """``core_node``'s linear algebra op applied to a stack of matrices at once (numpy.linalg
     on stacks); ``batched[i]`` says which inputs carry the leading batch axis, the others are
-    shared by every sample."""
-
-    __props__ = ("core_op", "batched", "in_types")
+    shared by every sample. Node building, shapes and derivatives are BatchedApply's."""
 
     def __init__(self, core_node: Apply, batched: Sequence[bool]):
         if type(core_node.op) not in _NAMES:
             raise TypeError(f"StackedLinalg: no stacked form of {core_node.op}")
-        self.core_op = core_node.op
-        self.core_node = core_node
-        self.batched = tuple(bool(b) for b in batched)
-        self.in_types = tuple(i.type for i in core_node.inputs)
+        super().__init__(core_node, batched)
 
     def __str__(self) -> str:
         return f"Stacked{{{self.core_op}}}"
-
-    def make_node(self, *inputs: Any) -> Apply:
-        inputs = [A.as_tensor_variable(i) for i in inputs]
-        if len(inputs) != len(self.in_types):
-            raise TypeError(f"{self}: expected {len(self.in_types)} inputs, got {len(inputs)}")
-        sizes = set()
-        for k, (v, t, b) in enumerate(zip(inputs, self.in_types, self.batched)):
-            if v.ndim != t.ndim + b or v.dtype != t.dtype:
-                raise TypeError(f"{self}: input {k} is {v.type}, expected a {t.dtype} tensor with "
-                                f"{t.ndim + b} dimension(s)")
-            if b:
-                sizes.add(v.type.shape[0])
-        size = sizes.pop() if len(sizes) == 1 else None
-        outs = [TensorType(o.dtype, shape=(size,) + o.type.shape)() for o in self.core_node.outputs]
-        return Apply(self, inputs, outs)
 
     def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
         op = self.core_op
@@ -110,19 +90,6 @@ class StackedLinalg(Op):
         except np.linalg.LinAlgError as err:
             raise np.linalg.LinAlgError(f"{name}: {err} (in a batch of inputs of shape {a.shape})") from None
         output_storage[0][0] = np.ascontiguousarray(out, dtype=node.outputs[0].dtype)
-
-    def infer_shape(self, node: Apply, input_shapes: list) -> list:
-        lead = next(s[0] for s, b in zip(input_shapes, self.batched) if b)
-        per = [s[1:] if b else s for s, b in zip(input_shapes, self.batched)]
-        return [(lead,) + tuple(out) for out in self.core_op.infer_shape(self.core_node, per)]
-
-    def connection_pattern(self, node: Apply) -> list:
-        return self.core_op.connection_pattern(self.core_node)
-
-    # derivatives: the per-matrix op's rules, vectorized (the same construction as PerSample's)
-    _core_variables = PerSample._core_variables
-    L_op = PerSample.L_op
-    R_op = PerSample.R_op
 
 
 def _stacked(op: Op, node: Apply, *inputs: Variable) -> list:

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..graph.basic import Apply, Op, Variable, clone_replace, toposort
+from ..graph.basic import Apply, Op, Variable, toposort
 from ..graph.null import is_disconnected, is_null
 from ..graph.type import TensorType
 from ..ops import api as A
@@ -188,12 +188,12 @@ def _per_sample_argument(k: int, arg: Variable, axis: Any) -> tuple:
 
 
 # ---------------------------------------------------------------------------------------------
-# the fall-back: one application of the op per sample
+# an op applied over a batch axis, and the fall-back: one application of the op per sample
 # ---------------------------------------------------------------------------------------------
-class PerSample(Op):
-    """Apply ``core_node``'s op to each sample of the batched inputs (``batched[i]`` says
-    which inputs carry the leading batch axis; the others are shared by every sample) and
-    stack the results. Its derivative rules vectorize the core op's rules."""
+class BatchedApply(Op):
+    """``core_node``'s op applied over a leading batch axis (``batched[i]`` says which inputs
+    carry it; the others are shared by every sample): node building, shapes and derivative
+    rules (the core op's rules, vectorized). Subclasses compute the values."""
 
     __props__ = ("core_op", "batched", "in_types")
 
@@ -203,39 +203,25 @@ class PerSample(Op):
         self.batched = tuple(bool(b) for b in batched)
         self.in_types = tuple(i.type for i in core_node.inputs)
 
-    def __str__(self) -> str:
-        return f"PerSample{{{self.core_op}}}"
-
     def make_node(self, *inputs: Any) -> Apply:
         inputs = [A.as_tensor_variable(i) for i in inputs]
         if len(inputs) != len(self.in_types):
             raise TypeError(f"{self}: expected {len(self.in_types)} inputs, got {len(inputs)}")
         sizes = set()
         for k, (v, t, b) in enumerate(zip(inputs, self.in_types, self.batched)):
-            if v.ndim != t.ndim + b:
-                raise TypeError(f"{self}: input {k} has {v.ndim} dimension(s), expected {t.ndim + b}")
+            if v.ndim != t.ndim + b or v.dtype != t.dtype:
+                raise TypeError(f"{self}: input {k} is {v.type}, expected a {t.dtype} tensor with "
+                                f"{t.ndim + b} dimension(s)")
             if b:
                 sizes.add(v.type.shape[0])
         size = sizes.pop() if len(sizes) == 1 else None
         outs = [TensorType(o.dtype, shape=(size,) + o.type.shape)() for o in self.core_node.outputs]
         return Apply(self, inputs, outs)
 
-    def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
-        sizes = {x.shape[0] for x, b in zip(inputs, self.batched) if b}
-        if len(sizes) != 1:
-            raise ValueError(f"{self}: the batched inputs have different batch sizes {sorted(sizes)}")
-        n = sizes.pop()
-        results: list = [[] for _ in node.outputs]
-        for s in range(n):
-            cells = [[None] for _ in node.outputs]
-            self.core_op.perform(self.core_node, [x[s] if b else x for x, b in zip(inputs, self.batched)], cells)
-            for acc, cell in zip(results, cells):
-                acc.append(np.asarray(cell[0]))
-        for cell, acc, out, core in zip(output_storage, results, node.outputs, self.core_node.outputs):
-            if acc:
-                cell[0] = np.stack(acc).astype(out.dtype, copy=False)
-            else:  # no sample: the per-sample shape is only known statically
-                cell[0] = np.zeros((0,) + tuple(s or 0 for s in core.type.shape), dtype=out.dtype)
+    def infer_shape(self, node: Apply, input_shapes: list) -> list:
+        lead = next(s[0] for s, b in zip(input_shapes, self.batched) if b)
+        per = [s[1:] if b else s for s, b in zip(input_shapes, self.batched)]
+        return [(lead,) + tuple(out) for out in self.core_op.infer_shape(self.core_node, per)]
 
     def connection_pattern(self, node: Apply) -> list:
         return self.core_op.connection_pattern(self.core_node)
@@ -284,6 +270,30 @@ class PerSample(Op):
             t = vectorize_graph(A.as_tensor_variable(t), replace)
             result.append(t if t.ndim == z.ndim else A.second(z, t))
         return result
+
+
+class PerSample(BatchedApply):
+    """The batching fall-back: the core op applied to each sample in turn, the results stacked."""
+
+    def __str__(self) -> str:
+        return f"PerSample{{{self.core_op}}}"
+
+    def perform(self, node: Apply, inputs: list, output_storage: list) -> None:
+        sizes = {x.shape[0] for x, b in zip(inputs, self.batched) if b}
+        if len(sizes) != 1:
+            raise ValueError(f"{self}: the batched inputs have different batch sizes {sorted(sizes)}")
+        n = sizes.pop()
+        results: list = [[] for _ in node.outputs]
+        for s in range(n):
+            cells = [[None] for _ in node.outputs]
+            self.core_op.perform(self.core_node, [x[s] if b else x for x, b in zip(inputs, self.batched)], cells)
+            for acc, cell in zip(results, cells):
+                acc.append(np.asarray(cell[0]))
+        for cell, acc, out, core in zip(output_storage, results, node.outputs, self.core_node.outputs):
+            if acc:
+                cell[0] = np.stack(acc).astype(out.dtype, copy=False)
+            else:  # no sample: the per-sample shape is only known statically
+                cell[0] = np.zeros((0,) + tuple(s or 0 for s in core.type.shape), dtype=out.dtype)
 
 
 def per_sample(node: Apply, inputs: Sequence[Variable]) -> list:
