@@ -36,7 +36,7 @@ from ..graph.basic import Apply, Constant, Op, Variable
 from ..graph.null import disconnected_type
 from ..graph.type import FLOAT_DTYPES, TensorType, Type
 from .basic import as_tensor_variable
-from .random import RandomParameterError, _check_range
+from .random import RandomDraw, RandomParameterError, _check_range
 from .shape import as_int_scalar
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57
@@ -235,7 +235,7 @@ class PhiloxStateType(Type):
 state_type = PhiloxStateType()
 
 
-class PhiloxDraw(Op):
+class PhiloxDraw(RandomDraw):
     """One standard draw of ``distribution`` ("uniform" in [0, 1), "normal", or
     "truncated_normal": normal with |z| <= 2) in the float ``dtype``.
 
@@ -287,18 +287,6 @@ class PhiloxDraw(Op):
 
     def infer_shape(self, node: Apply, input_shapes: list) -> list:
         return [None, tuple(node.inputs[1:])]
-
-    def connection_pattern(self, node: Apply) -> list:
-        return [[False, False] for _ in node.inputs]
-
-    def L_op(self, inputs: list, outputs: list, output_grads: list) -> list:
-        return [disconnected_type() for _ in inputs]
-
-    def R_op(self, inputs: list, eval_points: list) -> list:
-        return [None, None]
-
-    def do_constant_folding(self, node: Apply) -> bool:
-        return False
 
 
 class CheckProbabilities(Op):

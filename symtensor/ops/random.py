@@ -233,7 +233,25 @@ DISTRIBUTIONS = {
 }
 
 
-class RandomVariable(Op):
+class RandomDraw(Op):
+    """A draw: ``(state, ...) -> (new state, sample)``. The sample is a constant for the gradient
+    (disconnected from every input, no forward-mode tangent), and a draw is never folded into a
+    constant, since each call must give new numbers."""
+
+    def connection_pattern(self, node: Apply) -> list:
+        return [[False, False] for _ in node.inputs]
+
+    def L_op(self, inputs: list, outputs: list, output_grads: list) -> list:
+        return [disconnected_type() for _ in inputs]
+
+    def R_op(self, inputs: list, eval_points: list) -> list:
+        return [None, None]
+
+    def do_constant_folding(self, node: Apply) -> bool:
+        return False
+
+
+class RandomVariable(RandomDraw):
     """Draw one sample of ``dist`` from a random state.
 
     Inputs: the state, the distribution's parameters, then one int64 scalar per entry of
@@ -300,14 +318,3 @@ class RandomVariable(Op):
         core = DISTRIBUTIONS[self.dist].core
         return [None, tuple(size) + tuple(core(params) if core is not None else ())]
 
-    def connection_pattern(self, node: Apply) -> list:
-        return [[False, False] for _ in node.inputs]
-
-    def L_op(self, inputs: list, outputs: list, output_grads: list) -> list:
-        return [disconnected_type() for _ in inputs]
-
-    def R_op(self, inputs: list, eval_points: list) -> list:
-        return [None, None]
-
-    def do_constant_folding(self, node: Apply) -> bool:
-        return False
