@@ -42,28 +42,34 @@ class InplaceTail:
     each node's inputs in turn; its outputs are each node's output in turn."""
 
     def __init__(self, entries: Sequence[tuple], n_graph_inputs: int):
-        # entries: (node, thunk, position of the target among the node's inputs, position of
-        # the shared variable among the graph's inputs)
+        # entries: (node, thunk, position of the target among the node's inputs)
         self.entries = list(entries)
         self.n_graph_inputs = n_graph_inputs
 
     def __call__(self, _node, inputs: list, output_storage: list) -> None:
         graph_values = inputs[:self.n_graph_inputs]
         per_node, start = [], self.n_graph_inputs
-        for node, _, _, _ in self.entries:
+        for node, _, _ in self.entries:
             per_node.append(inputs[start:start + len(node.inputs)])
             start += len(node.inputs)
+        # every array the tail reads, once each, and how often each is read (graph inputs included)
+        arrays: dict = {}
+        reads: dict = {}
+        for value in graph_values + [v for values in per_node for v in values]:
+            if isinstance(value, np.ndarray):
+                arrays[id(value)] = value
+                reads[id(value)] = reads.get(id(value), 0) + 1
         prepared = []
-        for k, (node, thunk, pos, own) in enumerate(self.entries):
+        for k, (node, thunk, pos) in enumerate(self.entries):
             target = per_node[k][pos]
             run = None
-            if self._writable(target, node, k, own, graph_values, per_node):
+            if self._writable(target, node, per_node[k], arrays, reads):
                 try:
                     run = thunk.prepare_into(node, per_node[k], target)
                 except Exception as err:
                     raise annotate_error(err, node) from err
             prepared.append(run)
-        for k, (node, thunk, _, _) in enumerate(self.entries):
+        for k, (node, thunk, _) in enumerate(self.entries):
             if prepared[k] is None:
                 try:
                     thunk(node, per_node[k], [output_storage[k]])
@@ -73,23 +79,18 @@ class InplaceTail:
             if run is not None:
                 output_storage[k][0] = run()
 
-    def _writable(self, target, node, k: int, own: int, graph_values: list, per_node: list) -> bool:
-        """Whether ``target`` may receive node ``k``'s result (see the module docstring)."""
+    @staticmethod
+    def _writable(target, node, operands: list, arrays: dict, reads: dict) -> bool:
+        """Whether ``target`` may receive the node's result (see the module docstring): read
+        only as its own graph input and as this node's operand, overlapping no other array."""
         if not (type(target) is np.ndarray and target.dtype == node.outputs[0].type.numpy_dtype):
             return False
         flags = target.flags
         if not (flags.c_contiguous and flags.aligned and flags.writeable):
             return False
-        for i, value in enumerate(graph_values):
-            if i != own and isinstance(value, np.ndarray) and np.may_share_memory(value, target):
-                return False
-        for j, values in enumerate(per_node):
-            for value in values:
-                if value is target and j == k:
-                    continue
-                if isinstance(value, np.ndarray) and np.may_share_memory(value, target):
-                    return False
-        return True
+        if reads[id(target)] != 1 + sum(v is target for v in operands):
+            return False        # another graph input or another tail node reads this very array
+        return not any(a is not target and np.may_share_memory(a, target) for a in arrays.values())
 
 
 def plan_inplace_updates(fgraph: FunctionGraph, steps: list, input_cells: list, updates: Sequence[tuple]) -> list:
@@ -129,7 +130,7 @@ def plan_inplace_updates(fgraph: FunctionGraph, steps: list, input_cells: list, 
     entries, in_refs, out_cells = [], list(graph_cells), []
     for node, shared in kept:
         _, fn, refs, cells = by_node[node]
-        entries.append((node, fn, node.inputs.index(shared), fgraph.inputs.index(shared)))
+        entries.append((node, fn, node.inputs.index(shared)))
         in_refs += refs
         out_cells += cells
     tail = InplaceTail(entries, len(graph_cells))
