@@ -17,27 +17,11 @@ from symtensor.ops import scalar as ps
 from symtensor.ops.fused import FusedElemwise
 
 from ...helpers import noncontiguous, rand, tol
-from .conftest import needs_compiler
+from .conftest import needs_compiler, outcome, assert_same_outcome
 
-pytestmark = needs_compiler
+pytestmark = [needs_compiler, pytest.mark.usefixtures("fresh_dispatch")]
 
 VEC = TensorType("float64", shape=(None,))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dispatch():
-    dispatch.reset()
-    yield
-    dispatch.reset()
-
-
-@pytest.fixture
-def ext():
-    """The extension for the configured compile directory; the test is skipped without it."""
-    module = dispatch.extension()
-    if module is None:
-        pytest.skip("the dispatch extension cannot be built here (no Python or numpy headers?)")
-    return module
 
 
 @pytest.fixture
@@ -49,26 +33,6 @@ def python_only(monkeypatch):
 def directs(f) -> list:
     """The direct callable of each elementwise node of compiled function ``f``."""
     return [thunk.for_node(node) for node, thunk, *_ in f.maker.executor.steps if hasattr(thunk, "for_node")]
-
-
-def _outcome(call, *args):
-    try:
-        return "ok", call(*args)
-    except Exception as err:   # the error itself is the result compared
-        return "error", (type(err), str(err))
-
-
-def _assert_same(got, want):
-    assert got[0] == want[0], (got, want)
-    if got[0] == "error":
-        assert got[1] == want[1]
-        return
-    g = got[1] if isinstance(got[1], (list, tuple)) else [got[1]]
-    w = want[1] if isinstance(want[1], (list, tuple)) else [want[1]]
-    assert len(g) == len(w)
-    for a, b in zip(g, w):
-        assert type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
 
 
 # --------------------------------------------------------------------------- the C path is used
@@ -154,7 +118,7 @@ def test_direct_call_matches_python_path(index, ext, python_only, rng):
     assert any(isinstance(d, ext.ElemwiseCall) for d in directs(f_c))
     assert not any(isinstance(d, ext.ElemwiseCall) for d in directs(f_py))
     f_c.trust_input = f_py.trust_input = True
-    _assert_same(_outcome(f_c, *values), _outcome(f_py, *values))
+    assert_same_outcome(outcome(f_c, *values), outcome(f_py, *values))
 
 
 BAD_CALLS = [
@@ -174,7 +138,7 @@ def test_errors_are_those_of_the_python_path(name, values, ext, python_only):
     elemwise_thunk.elemwise_call = dispatch.elemwise_call
     (c_direct,) = directs(T.function([x, y], x * y, mode="FAST_RUN"))
     assert isinstance(c_direct, ext.ElemwiseCall)
-    got, want = _outcome(c_direct, *values), _outcome(py_direct, *values)
+    got, want = outcome(c_direct, *values), outcome(py_direct, *values)
     assert got[0] == want[0] == "error"
     assert got[1] == want[1]
 
@@ -183,12 +147,12 @@ def test_keyword_arguments_go_to_the_python_path(ext):
     """Keywords (right or wrong) are the Python path's business."""
     x = T.dvector("x")
     (direct,) = directs(T.function([x], x + 1, mode="FAST_RUN"))
-    _assert_same(_outcome(lambda: direct(np.ones(2), a1=np.ones(1))),
-                 _outcome(lambda: direct.fallback(np.ones(2), a1=np.ones(1))))
-    _assert_same(_outcome(lambda: direct(np.ones(2), a2=np.ones(1))),
-                 _outcome(lambda: direct.fallback(np.ones(2), a2=np.ones(1))))
-    _assert_same(_outcome(lambda: direct(a0=np.ones(2), a1=np.ones(1))),
-                 _outcome(lambda: direct.fallback(a0=np.ones(2), a1=np.ones(1))))
+    assert_same_outcome(outcome(lambda: direct(np.ones(2), a1=np.ones(1))),
+                 outcome(lambda: direct.fallback(np.ones(2), a1=np.ones(1))))
+    assert_same_outcome(outcome(lambda: direct(np.ones(2), a2=np.ones(1))),
+                 outcome(lambda: direct.fallback(np.ones(2), a2=np.ones(1))))
+    assert_same_outcome(outcome(lambda: direct(a0=np.ones(2), a1=np.ones(1))),
+                 outcome(lambda: direct.fallback(a0=np.ones(2), a1=np.ones(1))))
 
 
 def _multi_output_function(mode):

@@ -20,26 +20,10 @@ from symtensor.ops.blas import Dot
 from symtensor.ops.gemm import Gemm, gemm
 
 from ...helpers import noncontiguous, rand, tol
-from .conftest import needs_compiler
+from .conftest import needs_compiler, outcome
 
-pytestmark = [needs_compiler,
+pytestmark = [needs_compiler, pytest.mark.usefixtures("fresh_dispatch"),
               pytest.mark.skipif(blaslib.locate() is None, reason="no BLAS library to link the kernels with")]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dispatch():
-    dispatch.reset()
-    yield
-    dispatch.reset()
-
-
-@pytest.fixture
-def ext():
-    """The extension for the configured compile directory; the test is skipped without it."""
-    module = dispatch.extension()
-    if module is None:
-        pytest.skip("the dispatch extension cannot be built here (no Python or numpy headers?)")
-    return module
 
 
 def var(shape, dtype="float64", name=None):
@@ -53,13 +37,6 @@ def direct_of(inputs, output):
     assert len(steps) == 1 and hasattr(steps[0][1], "for_node"), ex.steps
     node, fn = steps[0]
     return fn.for_node(node)
-
-
-def _outcome(call, *args, **kwargs):
-    try:
-        return "ok", call(*args, **kwargs)
-    except Exception as err:   # the error itself is the result compared
-        return "error", (type(err), str(err))
 
 
 def _assert_same(got, want):
@@ -77,8 +54,8 @@ def _assert_same(got, want):
 def _checked(direct, *args):
     """The C call's outcome, checked against the Python path's; whether C completed it."""
     before = direct.calls
-    got = _outcome(direct, *args)
-    _assert_same(got, _outcome(direct.fallback, *args))
+    got = outcome(direct, *args)
+    _assert_same(got, outcome(direct.fallback, *args))
     return got, direct.calls - before
 
 
@@ -228,7 +205,7 @@ def test_dot_arity_and_keywords_go_to_the_python_path(ext):
     dot = direct_of([x, y], Dot()(x, y))
     a, b = np.ones((2, 3)), np.ones((3, 2))
     for args, kwargs in [((a,), {}), ((a, b, b), {}), ((a,), {"y": b}), ((), {"x": a, "y": b})]:
-        _assert_same(_outcome(dot, *args, **kwargs), _outcome(dot.fallback, *args, **kwargs))
+        _assert_same(outcome(dot, *args, **kwargs), outcome(dot.fallback, *args, **kwargs))
     assert dot.calls == 0
 
 
@@ -296,7 +273,7 @@ def test_gemm_arity_and_keywords_go_to_the_python_path(ext):
     z, x, y = np.ones((2, 2)), np.ones((2, 3)), np.ones((3, 2))
     for args, kwargs in [((z, 1.0, x, y), {}), ((z, 1.0, x, y, 1.0, 1.0), {}),
                          ((z, 1.0, x, y), {"beta": 1.0})]:
-        _assert_same(_outcome(g, *args, **kwargs), _outcome(g.fallback, *args, **kwargs))
+        _assert_same(outcome(g, *args, **kwargs), outcome(g.fallback, *args, **kwargs))
     assert g.calls == 0
 
 

@@ -15,25 +15,9 @@ from symtensor.ops.fused_reduce import FusedReduce
 from symtensor.ops.reduce import CAReduce
 
 from ...helpers import noncontiguous, rand, tol
-from .conftest import needs_compiler
+from .conftest import needs_compiler, outcome, assert_same_outcome
 
-pytestmark = needs_compiler
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dispatch():
-    dispatch.reset()
-    yield
-    dispatch.reset()
-
-
-@pytest.fixture
-def ext():
-    """The extension for the configured compile directory; the test is skipped without it."""
-    module = dispatch.extension()
-    if module is None:
-        pytest.skip("the dispatch extension cannot be built here (no Python or numpy headers?)")
-    return module
+pytestmark = [needs_compiler, pytest.mark.usefixtures("fresh_dispatch")]
 
 
 @pytest.fixture
@@ -51,26 +35,6 @@ def reducers(f) -> list:
 def _only(f):
     (direct,) = reducers(f)
     return direct
-
-
-def _outcome(call, *args):
-    try:
-        return "ok", call(*args)
-    except Exception as err:   # the error itself is the result compared
-        return "error", (type(err), str(err))
-
-
-def _assert_same(got, want):
-    assert got[0] == want[0], (got, want)
-    if got[0] == "error":
-        assert got[1] == want[1]
-        return
-    g = got[1] if isinstance(got[1], (list, tuple)) else [got[1]]
-    w = want[1] if isinstance(want[1], (list, tuple)) else [want[1]]
-    assert len(g) == len(w)
-    for a, b in zip(g, w):
-        assert type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
 
 
 # --------------------------------------------------------------------------- the C path is used
@@ -231,7 +195,7 @@ def test_direct_call_matches_python_path(index, ext, python_only, rng):
     assert not any(isinstance(d, ext.ReduceCall) for d in reducers(f_py))
     f_c.trust_input = f_py.trust_input = True
     for _ in range(2):
-        _assert_same(_outcome(f_c, *values), _outcome(f_py, *values))
+        assert_same_outcome(outcome(f_c, *values), outcome(f_py, *values))
 
 
 BAD_CALLS = [
@@ -253,7 +217,7 @@ def test_errors_are_those_of_the_python_path(name, build, values, ext, python_on
     c_direct = _only(T.function([x, y], out, mode="FAST_RUN", on_unused_input="ignore"))
     assert isinstance(c_direct, ext.ReduceCall)
     for _ in range(2):   # the second time from the remembered layout
-        got, want = _outcome(c_direct, *values), _outcome(py_direct, *values)
+        got, want = outcome(c_direct, *values), outcome(py_direct, *values)
         assert got[0] == want[0] == "error"
         assert got[1] == want[1]
 
@@ -262,9 +226,9 @@ def test_keyword_arguments_go_to_the_python_path(ext):
     x = T.dmatrix("x")
     direct = _only(T.function([x], T.sum(x, axis=0), mode="FAST_RUN"))
     for kwargs in ({"a0": np.ones((2, 2))}, {"x": 1}):
-        _assert_same(_outcome(lambda: direct(**kwargs)), _outcome(lambda: direct.fallback(**kwargs)))
-    _assert_same(_outcome(lambda: direct(np.ones((2, 2)), z=1)),
-                 _outcome(lambda: direct.fallback(np.ones((2, 2)), z=1)))
+        assert_same_outcome(outcome(lambda: direct(**kwargs)), outcome(lambda: direct.fallback(**kwargs)))
+    assert_same_outcome(outcome(lambda: direct(np.ones((2, 2)), z=1)),
+                 outcome(lambda: direct.fallback(np.ones((2, 2)), z=1)))
 
 
 def test_cycling_layouts_beyond_the_cache(ext, rng):

@@ -9,32 +9,16 @@ import numpy as np
 import pytest
 
 import symtensor as T
-from symtensor.backends.c import dispatch, dispatch_program, dispatch_views
+from symtensor.backends.c import dispatch_program, dispatch_views
 from symtensor.graph.type import TensorType
 from symtensor.ops.elemwise import DimShuffle
 from symtensor.ops.shape import Reshape, Shape, Shape_i
 from symtensor.ops.subtensor import Subtensor
 
 from ...helpers import layouts, noncontiguous, rand, run
-from .conftest import needs_compiler
+from .conftest import needs_compiler, outcome
 
-pytestmark = needs_compiler
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dispatch():
-    dispatch.reset()
-    yield
-    dispatch.reset()
-
-
-@pytest.fixture
-def ext():
-    """The extension for the configured compile directory; the test is skipped without it."""
-    module = dispatch.extension()
-    if module is None:
-        pytest.skip("the dispatch extension cannot be built here (no Python or numpy headers?)")
-    return module
+pytestmark = [needs_compiler, pytest.mark.usefixtures("fresh_dispatch")]
 
 
 def var(shape, dtype="float64", name=None):
@@ -47,13 +31,6 @@ def calls_of(node):
     call = dispatch_views.view_call(node, fallback)
     assert call is not None, node
     return call, fallback
-
-
-def _outcome(call, *args):
-    try:
-        return "ok", call(*args)
-    except Exception as err:   # the error itself is the result compared
-        return "error", (type(err), str(err))
 
 
 def _assert_same(got, want, args):
@@ -76,7 +53,7 @@ def check(node, *args, in_c=True):
     """The C call's outcome equals the Python path's; whether C completed it is ``in_c``."""
     call, fallback = calls_of(node)
     before = call.calls
-    _assert_same(_outcome(call, *args), _outcome(fallback, *args), args)
+    _assert_same(outcome(call, *args), outcome(fallback, *args), args)
     assert call.calls == before + (1 if in_c else 0)
 
 

@@ -12,16 +12,13 @@ import numpy as np
 import pytest
 
 import symtensor as T
-from symtensor.backends.c import dispatch, dispatch_program
+from symtensor.backends.c import dispatch
 from symtensor.ifelse import ifelse
 
+from .conftest import needs_compiler
 
-@pytest.fixture(autouse=True)
-def ext():
-    module = dispatch.extension()
-    if module is None or not hasattr(module, "ProgramRun"):
-        pytest.skip("the dispatch extension cannot be built here")
-    return module
+
+pytestmark = [needs_compiler, pytest.mark.usefixtures("ext")]
 
 
 def is_program(f) -> bool:
