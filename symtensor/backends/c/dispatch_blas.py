@@ -49,15 +49,6 @@ typedef struct {
     PyObject *keepalive;       /* owners of the kernel */
 } BlasCall;
 
-static PyObject *
-blas_fallback(BlasCall *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    PyObject *fb = self->fallback, *res;
-    Py_INCREF(fb);   /* the attribute may be replaced while it runs */
-    res = PyObject_Vectorcall(fb, args, nargsf, kwnames);
-    Py_DECREF(fb);
-    return res;
-}
 
 /* Whether ``a`` is an exact, native, aligned ndarray of type ``type`` and rank ``ndim``
    whose strides are whole elements; its element strides into ``st``. */
@@ -146,20 +137,20 @@ blas_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
     int out_ndim = 0, status, d;
 
     if (kwnames != NULL || nargs != (self->gemm ? 5 : 2))
-        return blas_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     if (self->gemm) {
         z = args[0];
         x = args[2];
         y = args[3];
         if (!blas_scalar(args[1], &alpha) || !blas_scalar(args[4], &beta) || alpha == 0 || beta == 0
             || !blas_operand(z, self->type, 2, zst))
-            return blas_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
     } else {
         x = args[0];
         y = args[1];
     }
     if (!blas_operand(x, self->type, self->x_ndim, xst) || !blas_operand(y, self->type, self->y_ndim, yst))
-        return blas_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     /* the kernel's view: x is m x k, y is k x n; a vector x is one row, a vector y one column */
     if (self->x_ndim == 2) {
         m = PyArray_DIMS((PyArrayObject *)x)[0];
@@ -173,7 +164,7 @@ blas_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
     }
     k = PyArray_DIMS((PyArrayObject *)y)[0];
     if (PyArray_DIMS((PyArrayObject *)x)[self->x_ndim - 1] != k)
-        return blas_fallback(self, args, nargsf, kwnames);   /* not aligned: the op's message */
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);   /* not aligned: the op's message */
     if (self->y_ndim == 2) {
         n = PyArray_DIMS((PyArrayObject *)y)[1];
         ys0 = yst[0];
@@ -189,7 +180,7 @@ blas_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
             npy_intp size = PyArray_DIMS((PyArrayObject *)z)[d];
             if (size != dims[d]) {
                 if (!(self->z_bcast[d] && size == 1))
-                    return blas_fallback(self, args, nargsf, kwnames);
+                    return st_call_fallback(self->fallback, args, nargsf, kwnames);
                 zst[d] = 0;
             }
         }
@@ -216,7 +207,7 @@ blas_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
     }
     if (status != 0) {   /* too large for the BLAS, or no memory: the Python path decides */
         Py_DECREF(out);
-        return blas_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     }
     res = PyTuple_New(1);
     if (res == NULL) {
@@ -301,30 +292,10 @@ BlasCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
-static PyObject *
-BlasCall_get_fallback(BlasCall *self, void *closure)
-{
-    Py_INCREF(self->fallback);
-    return self->fallback;
-}
-
-static int
-BlasCall_set_fallback(BlasCall *self, PyObject *value, void *closure)
-{
-    PyObject *old = self->fallback;
-    if (value == NULL || !PyCallable_Check(value)) {
-        PyErr_SetString(PyExc_TypeError, "BlasCall.fallback must be callable");
-        return -1;
-    }
-    Py_INCREF(value);
-    self->fallback = value;
-    Py_XDECREF(old);
-    return 0;
-}
+ST_FALLBACK_ACCESSORS(BlasCall)
 
 static PyGetSetDef BlasCall_getset[] = {
-    {"fallback", (getter)BlasCall_get_fallback, (setter)BlasCall_set_fallback,
-     "the Python path, called with the same arguments for any call the C checks refuse", NULL},
+    ST_FALLBACK_GETSET(BlasCall),
     {NULL}
 };
 

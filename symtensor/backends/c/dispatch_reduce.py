@@ -189,15 +189,6 @@ fail:
     return NULL;
 }
 
-static PyObject *
-reduce_fallback(ReduceCall *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    PyObject *fb = self->fallback, *res;
-    Py_INCREF(fb);   /* the attribute may be replaced while it runs */
-    res = PyObject_Vectorcall(fb, args, nargsf, kwnames);
-    Py_DECREF(fb);
-    return res;
-}
 
 /* The capsule of the plan for the layout of ``args`` (a new reference; the plan itself in
    ``*plan``), planning it on a miss; NULL with an error set when the planner fails. */
@@ -246,20 +237,20 @@ reduce_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject 
     const st_rplan *p;
 
     if (kwnames != NULL || nargs != n_in)
-        return reduce_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     for (k = 0; k < n_in; k++) {
         PyObject *a = args[k];
         if (Py_TYPE(a) != &PyArray_Type || PyArray_TYPE((PyArrayObject *)a) != self->types[k]
             || PyArray_ISBYTESWAPPED((PyArrayObject *)a)
             || !PyArray_CHKFLAGS((PyArrayObject *)a, NPY_ARRAY_ALIGNED))
-            return reduce_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
     }
     capsule = reduce_lookup(self, args, nargsf, &p);
     if (capsule == NULL)
         return NULL;
     if (p->python) {
         Py_DECREF(capsule);
-        return reduce_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     }
     out = PyArray_EMPTY(p->out_ndim, (npy_intp *)p->out_shape, self->out_type, 0);
     if (out == NULL) {
@@ -365,26 +356,7 @@ ReduceCall_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     return (PyObject *)self;
 }
 
-static PyObject *
-ReduceCall_get_fallback(ReduceCall *self, void *closure)
-{
-    Py_INCREF(self->fallback);
-    return self->fallback;
-}
-
-static int
-ReduceCall_set_fallback(ReduceCall *self, PyObject *value, void *closure)
-{
-    PyObject *old = self->fallback;
-    if (value == NULL || !PyCallable_Check(value)) {
-        PyErr_SetString(PyExc_TypeError, "ReduceCall.fallback must be callable");
-        return -1;
-    }
-    Py_INCREF(value);
-    self->fallback = value;
-    Py_XDECREF(old);
-    return 0;
-}
+ST_FALLBACK_ACCESSORS(ReduceCall)
 
 static PyObject *
 ReduceCall_get_planned(ReduceCall *self, void *closure)
@@ -396,8 +368,7 @@ ReduceCall_get_planned(ReduceCall *self, void *closure)
 }
 
 static PyGetSetDef ReduceCall_getset[] = {
-    {"fallback", (getter)ReduceCall_get_fallback, (setter)ReduceCall_set_fallback,
-     "the Python path, called with the same arguments for any call the C checks refuse", NULL},
+    ST_FALLBACK_GETSET(ReduceCall),
     {"planned", (getter)ReduceCall_get_planned, NULL, "how many layouts have a stored plan", NULL},
     {NULL}
 };

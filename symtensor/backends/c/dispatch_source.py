@@ -51,15 +51,42 @@ typedef struct {
     PyObject *keepalive;               /* owners of the kernel and its constants */
 } ElemwiseCall;
 
+/* Every dispatch type keeps its Python path in a ``PyObject *fallback`` field: any call its C
+   checks refuse goes there unchanged, so results and errors are the Python path's own. */
 static PyObject *
-call_fallback(ElemwiseCall *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+st_call_fallback(PyObject *fb, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    PyObject *fb = self->fallback, *res;
+    PyObject *res;
     Py_INCREF(fb);   /* the attribute may be replaced while it runs */
     res = PyObject_Vectorcall(fb, args, nargsf, kwnames);
     Py_DECREF(fb);
     return res;
 }
+
+static int
+st_set_fallback(PyObject **slot, PyObject *value, const char *type_name)
+{
+    PyObject *old = *slot;
+    if (value == NULL || !PyCallable_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "%%s.fallback must be callable", type_name);
+        return -1;
+    }
+    Py_INCREF(value);
+    *slot = value;
+    Py_XDECREF(old);
+    return 0;
+}
+
+/* The ``fallback`` attribute of dispatch type T: its getter, its setter and its getset entry. */
+#define ST_FALLBACK_ACCESSORS(T) \
+static PyObject *T##_get_fallback(T *self, void *closure) \
+{ (void)closure; Py_INCREF(self->fallback); return self->fallback; } \
+static int T##_set_fallback(T *self, PyObject *value, void *closure) \
+{ (void)closure; return st_set_fallback(&self->fallback, value, #T); }
+#define ST_FALLBACK_GETSET(T) \
+    {"fallback", (getter)T##_get_fallback, (setter)T##_set_fallback, \
+     "the Python path, called with the same arguments for any call the C checks refuse", NULL}
+
 
 static PyObject *
 elemwise_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *kwnames)
@@ -73,27 +100,27 @@ elemwise_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObjec
     npy_intp n = 1;
 
     if (kwnames != NULL || nargs != n_in)
-        return call_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     for (k = 0; k < n_in; k++) {
         PyObject *a = args[k];
         if (self->pinned[k] != NULL) {
             if (a != self->pinned[k])
-                return call_fallback(self, args, nargsf, kwnames);
+                return st_call_fallback(self->fallback, args, nargsf, kwnames);
             continue;
         }
         if (Py_TYPE(a) != &PyArray_Type || PyArray_TYPE((PyArrayObject *)a) != self->types[k]
             || PyArray_ISBYTESWAPPED((PyArrayObject *)a)
             || !PyArray_CHKFLAGS((PyArrayObject *)a, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED))
-            return call_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
     }
     if (self->first_full >= 0) {
         PyArrayObject *a = (PyArrayObject *)args[self->first_full];
         if (PyArray_NDIM(a) != ndim)
-            return call_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
         for (d = 0; d < ndim; d++) {
             shape[d] = PyArray_DIMS(a)[d];
             if (self->fixed[d] && shape[d] != 1)
-                return call_fallback(self, args, nargsf, kwnames);
+                return st_call_fallback(self->fallback, args, nargsf, kwnames);
             n *= shape[d];
         }
     } else {
@@ -105,10 +132,10 @@ elemwise_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObjec
         if (self->pinned[k] != NULL || k == self->first_full)
             continue;
         if (PyArray_NDIM(a) != ndim)
-            return call_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
         for (d = 0; d < ndim; d++)
             if (PyArray_DIMS(a)[d] != (self->scalar[k] ? 1 : shape[d]))
-                return call_fallback(self, args, nargsf, kwnames);
+                return st_call_fallback(self->fallback, args, nargsf, kwnames);
     }
     for (k = 0; k < n_in; k++)
         data[k] = (intptr_t)PyArray_DATA((PyArrayObject *)(self->pinned[k] ? self->pinned[k] : args[k]));
@@ -269,30 +296,10 @@ fail:
     return NULL;
 }
 
-static PyObject *
-ElemwiseCall_get_fallback(ElemwiseCall *self, void *closure)
-{
-    Py_INCREF(self->fallback);
-    return self->fallback;
-}
-
-static int
-ElemwiseCall_set_fallback(ElemwiseCall *self, PyObject *value, void *closure)
-{
-    PyObject *old = self->fallback;
-    if (value == NULL || !PyCallable_Check(value)) {
-        PyErr_SetString(PyExc_TypeError, "ElemwiseCall.fallback must be callable");
-        return -1;
-    }
-    Py_INCREF(value);
-    self->fallback = value;
-    Py_XDECREF(old);
-    return 0;
-}
+ST_FALLBACK_ACCESSORS(ElemwiseCall)
 
 static PyGetSetDef ElemwiseCall_getset[] = {
-    {"fallback", (getter)ElemwiseCall_get_fallback, (setter)ElemwiseCall_set_fallback,
-     "the Python path, called with the same arguments for any call the C checks refuse", NULL},
+    ST_FALLBACK_GETSET(ElemwiseCall),
     {NULL}
 };
 

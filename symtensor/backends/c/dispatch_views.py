@@ -55,15 +55,6 @@ typedef struct {
     PyObject *fallback;        /* the Python path: any call the checks refuse */
 } ViewCall;
 
-static PyObject *
-view_fallback(ViewCall *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
-{
-    PyObject *fb = self->fallback, *res;
-    Py_INCREF(fb);   /* the attribute may be replaced while it runs */
-    res = PyObject_Vectorcall(fb, args, nargsf, kwnames);
-    Py_DECREF(fb);
-    return res;
-}
 
 /* a.reshape(dims) as ndarray.reshape does it (C order); NULL with an error set on failure */
 static PyObject *
@@ -242,10 +233,10 @@ view_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
     if (kwnames != NULL
         || nargs != (self->kind == ST_RESHAPE ? 2 : self->kind == ST_SUBTENSOR ? 1 + self->n : 1)
         || Py_TYPE(args[0]) != &PyArray_Type)
-        return view_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     x = (PyArrayObject *)args[0];
     if (self->ndim >= 0 && PyArray_NDIM(x) != self->ndim)
-        return view_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     switch (self->kind) {
     case ST_DS_TRANSPOSE: {
         PyArray_Dims perm;
@@ -281,14 +272,14 @@ view_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
     }
     case ST_SHAPE_I:
         if (self->n >= PyArray_NDIM(x))
-            return view_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
         out = PyArray_SimpleNew(0, NULL, NPY_INT64);
         if (out != NULL)
             *(int64_t *)PyArray_DATA((PyArrayObject *)out) = (int64_t)PyArray_DIMS(x)[self->n];
         break;
     case ST_RESHAPE:
         if (!view_reshape_dims(self, x, args[1], dims))
-            return view_fallback(self, args, nargsf, kwnames);
+            return st_call_fallback(self->fallback, args, nargsf, kwnames);
         out = view_newshape(x, dims, self->n);
         break;
     }
@@ -296,7 +287,7 @@ view_vectorcall(PyObject *obj, PyObject *const *args, size_t nargsf, PyObject *k
         /* a numpy error, or no ndarray: the Python path decides (and raises its own error) */
         Py_XDECREF(out);
         PyErr_Clear();
-        return view_fallback(self, args, nargsf, kwnames);
+        return st_call_fallback(self->fallback, args, nargsf, kwnames);
     }
     res = PyTuple_New(1);
     if (res == NULL) {
@@ -419,30 +410,10 @@ bad:
     return NULL;
 }
 
-static PyObject *
-ViewCall_get_fallback(ViewCall *self, void *closure)
-{
-    Py_INCREF(self->fallback);
-    return self->fallback;
-}
-
-static int
-ViewCall_set_fallback(ViewCall *self, PyObject *value, void *closure)
-{
-    PyObject *old = self->fallback;
-    if (value == NULL || !PyCallable_Check(value)) {
-        PyErr_SetString(PyExc_TypeError, "ViewCall.fallback must be callable");
-        return -1;
-    }
-    Py_INCREF(value);
-    self->fallback = value;
-    Py_XDECREF(old);
-    return 0;
-}
+ST_FALLBACK_ACCESSORS(ViewCall)
 
 static PyGetSetDef ViewCall_getset[] = {
-    {"fallback", (getter)ViewCall_get_fallback, (setter)ViewCall_set_fallback,
-     "the Python path, called with the same arguments for any call the C checks refuse", NULL},
+    ST_FALLBACK_GETSET(ViewCall),
     {NULL}
 };
 
