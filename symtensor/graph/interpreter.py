@@ -12,7 +12,7 @@ earlier result). Outputs computed that way are reported as fresh by :meth:`Inter
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -181,7 +181,7 @@ def schedule_code(steps: list, input_cells: list, output_cells: list, params: Se
         node, _, in_refs, out_cells = steps[i]
         n = node.op.n_outs
         outs = [f"x{i}_{j}" for j in range(len(out_cells))]
-        namespace["copy_value"] = _copy_value
+        namespace["copy_value"] = copy_value
         body.append(f"{pad}step = {i}")
         body.append(f"{pad}if {ref(in_refs[0])}:")
         emit_context((i, "then"), pad + "    ")
@@ -191,8 +191,8 @@ def schedule_code(steps: list, input_cells: list, output_cells: list, params: Se
         body.extend(f"{pad}    {o} = copy_value({ref(r)})" for o, r in zip(outs, in_refs[1 + n:]))
         names.update({id(c): o for c, o in zip(out_cells, outs)})
 
-    contexts = _lazy_contexts(steps, output_cells)
-    reuse = _reusable_inputs(steps, output_cells, contexts)
+    contexts = lazy_contexts(steps, output_cells)
+    reuse = reusable_inputs(steps, output_cells, contexts)
 
     def emit_context(ctx, pad: str) -> None:
         for i in contexts.get(ctx, ()):
@@ -216,12 +216,12 @@ def compile_source(source: str, filename: str):
     return compile(source, filename, "exec")
 
 
-def _copy_value(value):
+def copy_value(value):
     """What a lazy branch returns: a copy, so an output never aliases an input (as perform)."""
     return np.array(value, copy=True)
 
 
-def _lazy_contexts(steps: list, output_cells: list) -> dict:
+def lazy_contexts(steps: list, output_cells: list) -> dict:
     """The steps grouped by the branch that alone needs them, each group in schedule order.
 
     A step whose op has ``lazy_branches`` (IfElse: inputs ``[condition, then..., else...]``)
@@ -267,24 +267,24 @@ def _lazy_contexts(steps: list, output_cells: list) -> dict:
     return groups
 
 
-def _textual_order(steps: list, contexts: dict, ctx=None) -> list:
+def textual_order(steps: list, contexts: dict, ctx=None) -> list:
     """Step indices in the order the generated code runs them (a lazy step after its two
     branches' steps)."""
     order = []
     for i in contexts.get(ctx, ()):
         if getattr(steps[i][0].op, "lazy_branches", False):
-            order += _textual_order(steps, contexts, (i, "then")) + _textual_order(steps, contexts, (i, "else"))
+            order += textual_order(steps, contexts, (i, "then")) + textual_order(steps, contexts, (i, "else"))
         order.append(i)
     return order
 
 
-def _reusable_inputs(steps: list, output_cells: list, contexts: dict) -> dict:
+def reusable_inputs(steps: list, output_cells: list, contexts: dict) -> dict:
     """The memory plan: step index -> position of an input whose array the step may write its
     result into (the step's function offers ``reuse_for_node``). The input must be a fresh
     array (made by a ``for_node`` step), of the output's dtype and broadcast pattern, not a
     graph output, read by ``for_node`` steps only (so no view of it exists) and by this step
     last of all."""
-    position = {i: p for p, i in enumerate(_textual_order(steps, contexts))}
+    position = {i: p for p, i in enumerate(textual_order(steps, contexts))}
     producer, readers = {}, {}
     for i, (_, fn, in_refs, out_cells) in enumerate(steps):
         if getattr(fn, "for_node", None) is not None:

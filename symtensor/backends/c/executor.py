@@ -15,7 +15,7 @@ from typing import Sequence
 from ...codegen.c import SCALAR_PRELUDE, renderer_for
 from ...config import config
 from ...graph.fg import FunctionGraph
-from ...graph.interpreter import (Interpreter, _copy_value, _lazy_contexts, _reusable_inputs, annotate_error,
+from ...graph.interpreter import (Interpreter, annotate_error, copy_value, lazy_contexts, reusable_inputs,
                                   schedule_code)
 from . import toolchain
 from .build import build
@@ -113,10 +113,10 @@ class CExecutor(Interpreter):
         :mod:`.dispatch_program`) where the dispatch extension is available, else the
         interpreter's generated Python."""
         if self._plan is None and not self.check_outputs:
-            contexts = _lazy_contexts(self._steps, self.output_cells)
-            reuse = _reusable_inputs(self._steps, self.output_cells, contexts)
+            contexts = lazy_contexts(self._steps, self.output_cells)
+            reuse = reusable_inputs(self._steps, self.output_cells, contexts)
             built = program_run(self._steps, self.input_cells, self.output_cells, contexts, reuse,
-                                _copy_value, annotate_error)
+                                copy_value, annotate_error)
             if built is not None:
                 self._plan = built
                 self.run = built[0]

@@ -1,19 +1,19 @@
 """The memory plan of compiled schedules: an elementwise result written into a large
-intermediate array that nothing reads afterwards (graph/interpreter.py ``_reusable_inputs``,
+intermediate array that nothing reads afterwards (graph/interpreter.py ``reusable_inputs``,
 backends/c/elemwise_thunk.py ``reuse_for_node``); never into a graph output, an input, or an
 array a view of which is still alive."""
 import numpy as np
 import pytest
 
 import symtensor as T
-from symtensor.graph.interpreter import _lazy_contexts, _reusable_inputs
+from symtensor.graph.interpreter import lazy_contexts, reusable_inputs
 from symtensor.ifelse import ifelse
 
 
 def plan_of(f) -> dict:
     ex = f.maker.executor
     return {str(ex.steps[i][0].op): k
-            for i, k in _reusable_inputs(ex.steps, ex.output_cells, _lazy_contexts(ex.steps, ex.output_cells)).items()}
+            for i, k in reusable_inputs(ex.steps, ex.output_cells, lazy_contexts(ex.steps, ex.output_cells)).items()}
 
 
 @pytest.fixture
