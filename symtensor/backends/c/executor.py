@@ -80,6 +80,8 @@ class CExecutor(Interpreter):
     ``inplace_nodes`` the update nodes that write into the shared variable's old array."""
 
     inplace_nodes: list = []
+    #: whether calls run as one compiled ``ProgramRun`` (set when the schedule is planned)
+    runs_program = False
 
     def __init__(self, fgraph: FunctionGraph):
         super().__init__(fgraph)
@@ -117,6 +119,7 @@ class CExecutor(Interpreter):
             reuse = reusable_inputs(self._steps, self.output_cells, contexts)
             built = program_run(self._steps, self.input_cells, self.output_cells, contexts, reuse,
                                 copy_value, annotate_error)
+            self.runs_program = built is not None
             if built is not None:
                 self._plan = built
                 self.run = built[0]
@@ -125,8 +128,8 @@ class CExecutor(Interpreter):
 
     def plan_code(self, params: Sequence[str]):
         """The Python schedule to inline in a caller, or None when a compiled program runs it."""
-        run, _ = self.plan()
-        if self.check_outputs or type(run).__name__ == "ProgramRun":
+        self.plan()
+        if self.check_outputs or self.runs_program:
             return None
         return schedule_code(self._steps, self.input_cells, self.output_cells, params)
 
